@@ -1,0 +1,39 @@
+# Thin aliases for `python -m hw2_jax <command>`; pass extra flags with ARGS="...".
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ARGS ?=
+
+.PHONY: install test padding-study rotation-study gpt-train gpt-generate gpt-plot bench clean
+
+install: $(VENV)/.installed
+
+# Re-runs when pyproject.toml changes; idempotent otherwise.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+test: install
+	$(PY) -m pytest -n 2 $(ARGS)
+
+padding-study: install
+	$(PY) -m hw2_jax padding-study $(ARGS)
+
+rotation-study: install
+	$(PY) -m hw2_jax rotation-study $(ARGS)
+
+gpt-train: install
+	$(PY) -m hw2_jax gpt-train $(ARGS)
+
+gpt-generate: install
+	$(PY) -m hw2_jax gpt-generate $(ARGS)
+
+gpt-plot: install
+	$(PY) -m hw2_jax gpt-plot $(ARGS)
+
+bench: install
+	$(PY) -m benchmarks $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

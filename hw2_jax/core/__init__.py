@@ -1,0 +1,1 @@
+"""Shared pieces: initialisers, device meshes, atomic I/O, checkpoints, CLI errors."""
