@@ -1,0 +1,146 @@
+"""The GPT: a pre-norm decoder-only transformer with rotary position embeddings.
+
+Read top to bottom: rotary embeddings, attention (explicit or fused), MLP, block,
+model. Parameters are float32; `cfg.dtype` is the compute dtype (bfloat16 on
+accelerators). Passing a key/value `cache` (see `init_cache`) makes the model
+write the new keys and values at positions pos0.. and attend to everything
+cached before them, so decoding costs one position per new token.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+from hw2_jax.gpt.config import ModelConfig
+
+init_normal = nn.initializers.normal
+
+
+def rope(x_BxTxHxK, pos_T, base: float = 10000.0):
+  """Rotates pairs (x_i, x_{i+K/2}) by pos * base^(-2i/K); q.k then depends on pos_q - pos_k."""
+  K = x_BxTxHxK.shape[-1]
+  inv_freq_K2 = 1.0 / base ** (jnp.arange(0, K, 2, dtype=jnp.float32) / K)
+  angle_TxK2 = pos_T.astype(jnp.float32)[:, None] * inv_freq_K2[None, :]
+  cos_1xTx1xK2 = jnp.cos(angle_TxK2)[None, :, None, :]
+  sin_1xTx1xK2 = jnp.sin(angle_TxK2)[None, :, None, :]
+  x1, x2 = jnp.split(x_BxTxHxK.astype(jnp.float32), 2, axis=-1)
+  out = jnp.concatenate([x1 * cos_1xTx1xK2 - x2 * sin_1xTx1xK2,
+                         x1 * sin_1xTx1xK2 + x2 * cos_1xTx1xK2], axis=-1)
+  return out.astype(x_BxTxHxK.dtype)
+
+
+def init_cache(cfg: ModelConfig, batch_size: int):
+  """Empty key/value cache: per layer, keys and values for block_size positions."""
+  shape = (batch_size, cfg.block_size, cfg.n_head, cfg.head_dim)
+  zeros = lambda: jnp.zeros(shape, jnp.dtype(cfg.dtype))
+  return [{"k": zeros(), "v": zeros()} for _ in range(cfg.n_layer)]
+
+
+class CausalSelfAttention(nn.Module):
+  cfg: ModelConfig
+
+  @nn.compact
+  def __call__(self, x_BxTxD, pos_T, train: bool, cache=None):
+    c = self.cfg
+    B, T, D = x_BxTxD.shape
+    dense = lambda n, std, name: nn.Dense(
+        n, kernel_init=init_normal(std), dtype=c.dtype, name=name)
+    qkv_BxTx3D = dense(3 * D, 0.02, "c_attn")(x_BxTxD)
+    q_BxTxHxK, k_BxTxHxK, v_BxTxHxK = (
+        a.reshape(B, T, c.n_head, c.head_dim) for a in jnp.split(qkv_BxTx3D, 3, axis=-1))
+    if not c.abs_emb:
+      q_BxTxHxK = rope(q_BxTxHxK, pos_T, c.rope_base)
+      k_BxTxHxK = rope(k_BxTxHxK, pos_T, c.rope_base)
+
+    if cache is None:  # keys are the T inputs themselves: plain causal mask
+      k_BxSxHxK, v_BxSxHxK, new_cache = k_BxTxHxK, v_BxTxHxK, None
+      mask_TxS = jnp.tril(jnp.ones((T, T), bool))
+    else:  # write at pos_T[0].., attend to every key at or before each query position
+      start = (0, pos_T[0], 0, 0)
+      k_BxSxHxK = jax.lax.dynamic_update_slice(cache["k"], k_BxTxHxK.astype(cache["k"].dtype), start)
+      v_BxSxHxK = jax.lax.dynamic_update_slice(cache["v"], v_BxTxHxK.astype(cache["v"].dtype), start)
+      new_cache = {"k": k_BxSxHxK, "v": v_BxSxHxK}
+      mask_TxS = jnp.arange(k_BxSxHxK.shape[1])[None, :] <= pos_T[:, None]
+
+    if c.fused_attention:
+      # XLA or cuDNN (flash attention) as the backend chooses; no dropout on the
+      # attention probabilities here (the fused kernel has no dropout argument).
+      y_BxTxHxK = jax.nn.dot_product_attention(
+          q_BxTxHxK, k_BxSxHxK, v_BxSxHxK,
+          mask=None if cache is None else mask_TxS[None, None],
+          is_causal=cache is None, implementation=None)
+    else:
+      att_BxHxTxS = jnp.einsum("bthk,bshk->bhts", q_BxTxHxK, k_BxSxHxK) / math.sqrt(c.head_dim)
+      att_BxHxTxS = jnp.where(mask_TxS[None, None], att_BxHxTxS.astype(jnp.float32),
+                              -jnp.inf)
+      probs_BxHxTxS = jax.nn.softmax(att_BxHxTxS, axis=-1)
+      self.sow("intermediates", "attn_probs", probs_BxHxTxS)
+      probs_BxHxTxS = nn.Dropout(c.dropout)(probs_BxHxTxS, deterministic=not train)
+      y_BxTxHxK = jnp.einsum("bhts,bshk->bthk", probs_BxHxTxS.astype(v_BxSxHxK.dtype),
+                             v_BxSxHxK)
+
+    y_BxTxD = dense(D, 0.02 / math.sqrt(2 * c.n_layer), "c_proj")(y_BxTxHxK.reshape(B, T, D))
+    return nn.Dropout(c.dropout)(y_BxTxD, deterministic=not train), new_cache
+
+
+class MLP(nn.Module):
+  cfg: ModelConfig
+
+  @nn.compact
+  def __call__(self, x_BxTxD, train: bool):
+    c = self.cfg
+    h_BxTx4D = nn.Dense(4 * c.n_embd, kernel_init=init_normal(0.02), dtype=c.dtype,
+                        name="c_fc")(x_BxTxD)
+    h_BxTx4D = nn.gelu(h_BxTx4D, approximate=True)
+    y_BxTxD = nn.Dense(c.n_embd, kernel_init=init_normal(0.02 / math.sqrt(2 * c.n_layer)),
+                       dtype=c.dtype, name="c_proj")(h_BxTx4D)
+    return nn.Dropout(c.dropout)(y_BxTxD, deterministic=not train)
+
+
+class Block(nn.Module):
+  cfg: ModelConfig
+
+  @nn.compact
+  def __call__(self, x_BxTxD, pos_T, train: bool, cache=None):
+    norm = lambda name: nn.RMSNorm(epsilon=1e-6, dtype=self.cfg.dtype, name=name)
+    y_BxTxD, new_cache = CausalSelfAttention(self.cfg, name="attn")(
+        norm("ln_1")(x_BxTxD), pos_T, train, cache)
+    x_BxTxD = x_BxTxD + y_BxTxD
+    x_BxTxD = x_BxTxD + MLP(self.cfg, name="mlp")(norm("ln_2")(x_BxTxD), train)
+    return x_BxTxD, new_cache
+
+
+class GPT(nn.Module):
+  cfg: ModelConfig
+
+  @nn.compact
+  def __call__(self, idx_BxT, train: bool = False, pos0=0, cache=None):
+    """Logits (float32) for every position; with a cache, returns (logits, new cache)."""
+    c = self.cfg
+    T = idx_BxT.shape[1]
+    pos_T = pos0 + jnp.arange(T)
+    x_BxTxD = nn.Embed(c.vocab_size, c.n_embd, embedding_init=init_normal(0.02),
+                       dtype=c.dtype, name="wte")(idx_BxT)
+    if c.abs_emb:
+      x_BxTxD = x_BxTxD + nn.Embed(c.block_size, c.n_embd, embedding_init=init_normal(0.02),
+                                   dtype=c.dtype, name="wpe")(pos_T)[None]
+    x_BxTxD = nn.Dropout(c.dropout)(x_BxTxD, deterministic=not train)
+    new_cache = []
+    for i in range(c.n_layer):
+      x_BxTxD, layer_cache = Block(c, name=f"h_{i}")(
+          x_BxTxD, pos_T, train, None if cache is None else cache[i])
+      new_cache.append(layer_cache)
+    x_BxTxD = nn.RMSNorm(epsilon=1e-6, dtype=c.dtype, name="ln_f")(x_BxTxD)
+    logits_BxTxV = nn.Dense(c.vocab_size, use_bias=False, kernel_init=init_normal(0.02),
+                            dtype=c.dtype, name="lm_head")(x_BxTxD).astype(jnp.float32)
+    return logits_BxTxV if cache is None else (logits_BxTxV, new_cache)
+
+
+def init_params(cfg: ModelConfig, key):
+  return GPT(cfg).init(key, jnp.zeros((1, cfg.block_size), jnp.int32))["params"]
+
+
+def num_params(params) -> int:
+  return sum(x.size for x in jax.tree.leaves(params))
