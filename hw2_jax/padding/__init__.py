@@ -1,0 +1,1 @@
+"""Part 1.1: can a CNN tell classes apart by relative position? It depends on the padding."""

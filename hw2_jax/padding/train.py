@@ -1,0 +1,188 @@
+"""Training many seeds of one configuration at once, as the original script trains one.
+
+Cross-entropy, Adadelta (PyTorch's weight decay: added to the gradient), batches in a fixed
+order, validation after every epoch, the parameters with the lowest validation loss kept, and
+a stop after `patience` epochs without improvement. Every seed is a slice of the leading axis
+of `SeedsState`; one jitted `epoch_step` trains all of them for an epoch (`lax.scan` over the
+batches, `jax.vmap` over seeds) and applies early stopping by masking, so Python only drives
+epochs and the progress bar.
+"""
+
+import dataclasses
+import functools
+from typing import Any, Callable, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import linen as nn
+
+from hw2_jax.core import devices
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  epochs: int = 50
+  patience: int = 9
+  batch_size: int = 200
+  learning_rate: float = 1.0
+  rho: float = 0.9
+  eps: float = 1e-6
+  weight_decay: float = 5e-5
+
+
+def optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+  """torch.optim.Adadelta(lr, rho, eps, weight_decay): decay is added to the gradient."""
+  return optax.adadelta(cfg.learning_rate, rho=cfg.rho, eps=cfg.eps,
+                        weight_decay=cfg.weight_decay)
+
+
+class SeedsState(NamedTuple):
+  """Per-seed training state; every leaf has a leading seeds axis S."""
+  params: Any
+  opt_state: Any
+  best_params: Any
+  best_loss: jax.Array   # S, lowest validation loss so far
+  bad_epochs: jax.Array  # S, epochs since the last improvement
+  active: jax.Array      # S, still training
+  epochs: jax.Array      # S, epochs trained
+  val_acc: jax.Array     # S, validation accuracy (%) of the last epoch trained
+
+
+class EpochMetrics(NamedTuple):
+  val_loss: jax.Array  # S
+  val_acc: jax.Array   # S
+
+
+def to_batches(x: np.ndarray, batch_size: int) -> np.ndarray:
+  """N x ... -> (N / batch_size) x batch_size x ..., in order (no shuffling)."""
+  return x.reshape(x.shape[0] // batch_size, batch_size, *x.shape[1:])
+
+
+def init_state(model: nn.Module, cfg: TrainConfig, seeds, image_shape) -> SeedsState:
+  x_1HWC = jnp.zeros((1, *image_shape), jnp.float32)
+  init = lambda seed: model.init(jax.random.key(seed), x_1HWC)["params"]
+  params = jax.vmap(init)(jnp.asarray(seeds))
+  num = len(seeds)
+  return SeedsState(
+      params=params,
+      opt_state=jax.vmap(optimizer(cfg).init)(params),
+      best_params=jax.tree.map(jnp.copy, params),
+      best_loss=jnp.full((num,), jnp.inf, jnp.float32),
+      bad_epochs=jnp.zeros((num,), jnp.int32),
+      active=jnp.ones((num,), bool),
+      epochs=jnp.zeros((num,), jnp.int32),
+      val_acc=jnp.zeros((num,), jnp.float32))
+
+
+def _loss(params, model, x_BHWC, y_B):
+  logits_Bx2 = model.apply({"params": params}, x_BHWC)
+  return optax.softmax_cross_entropy_with_integer_labels(logits_Bx2, y_B).mean()
+
+
+def evaluate(params, model, x_KBHWC, y_KB):
+  """Per seed: (sum of batch-mean losses / number of images, accuracy in %), as the original."""
+  def batch(carry, xy):
+    x_BHWC, y_B = xy
+    logits_SxBx2 = jax.vmap(lambda p: model.apply({"params": p}, x_BHWC))(params)
+    y_SxB = jnp.broadcast_to(y_B, logits_SxBx2.shape[:2])
+    loss_S = optax.softmax_cross_entropy_with_integer_labels(logits_SxBx2, y_SxB).mean(-1)
+    correct_S = (logits_SxBx2.argmax(-1) == y_B).sum(-1)
+    return (carry[0] + loss_S, carry[1] + correct_S), None
+
+  num_seeds = jax.tree.leaves(params)[0].shape[0]
+  zeros = (jnp.zeros((num_seeds,), jnp.float32), jnp.zeros((num_seeds,), jnp.int32))
+  (loss_S, correct_S), _ = jax.lax.scan(batch, zeros, (x_KBHWC, y_KB))
+  num_images = x_KBHWC.shape[0] * x_KBHWC.shape[1]
+  return loss_S / num_images, 100.0 * correct_S / num_images
+
+
+def _masked(active_S, new, old):
+  return jax.tree.map(
+      lambda n, o: jnp.where(active_S.reshape(-1, *[1] * (n.ndim - 1)), n, o), new, old)
+
+
+def train_epoch(state: SeedsState, model, cfg: TrainConfig, x_KBHWC, y_KB) -> SeedsState:
+  """One epoch over the fixed batch order; seeds that stopped keep their parameters."""
+  tx = optimizer(cfg)
+
+  def seed_step(params, opt_state, x_BHWC, y_B):
+    grads = jax.grad(_loss)(params, model, x_BHWC, y_B)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+  def batch(carry, xy):
+    params, opt_state = carry
+    new = jax.vmap(seed_step, in_axes=(0, 0, None, None))(params, opt_state, *xy)
+    return _masked(state.active, new, (params, opt_state)), None
+
+  (params, opt_state), _ = jax.lax.scan(batch, (state.params, state.opt_state), (x_KBHWC, y_KB))
+  return state._replace(params=params, opt_state=opt_state)
+
+
+def early_stopping(state: SeedsState, val_loss_S, val_acc_S, patience: int) -> SeedsState:
+  """Keeps the best parameters by validation loss; stops after `patience` epochs without gain."""
+  active = state.active
+  improved = active & (val_loss_S < state.best_loss)
+  bad_epochs = jnp.where(improved, 0, state.bad_epochs + active)
+  return state._replace(
+      best_params=_masked(improved, state.params, state.best_params),
+      best_loss=jnp.where(improved, val_loss_S, state.best_loss),
+      bad_epochs=bad_epochs,
+      active=active & (bad_epochs < patience),
+      epochs=state.epochs + active,
+      val_acc=jnp.where(active, val_acc_S, state.val_acc))
+
+
+@functools.partial(jax.jit, static_argnames=("model", "cfg"), donate_argnums=0)
+def epoch_step(state: SeedsState, model, cfg: TrainConfig, train, val):
+  """Train one epoch, validate, apply early stopping: the whole hot path, jitted once."""
+  state = train_epoch(state, model, cfg, *train)
+  val_loss_S, val_acc_S = evaluate(state.params, model, *val)
+  return early_stopping(state, val_loss_S, val_acc_S, cfg.patience), EpochMetrics(val_loss_S,
+                                                                                  val_acc_S)
+
+
+@functools.partial(jax.jit, static_argnames="model")
+def test_accuracy(params, model, x_KBHWC, y_KB):
+  return evaluate(params, model, x_KBHWC, y_KB)[1]
+
+
+class SeedsResult(NamedTuple):
+  val_acc: np.ndarray   # S, last epoch trained
+  test_acc: np.ndarray  # S, best parameters on the (shifted) test set
+  epochs: np.ndarray    # S
+
+
+def train_seeds(model: nn.Module, cfg: TrainConfig, splits: dict, seeds,
+                on_epoch: Callable[[int, EpochMetrics, SeedsState], None] | None = None,
+                mesh=None) -> SeedsResult:
+  """Trains one model per seed on `splits` (make_splits' dict), all seeds at once.
+
+  Seeds are spread over the devices of `mesh` (default: every local device); when their number
+  does not divide the device count, extra seeds are trained and dropped from the result.
+  """
+  mesh = devices.local_mesh("seeds") if mesh is None else mesh
+  num_devices = mesh.devices.size
+  seeds = list(seeds)
+  padded = seeds + [max(seeds) + 1 + i for i in range(-len(seeds) % num_devices)]
+  put = lambda tree, sharding: jax.tree.map(lambda a: jax.device_put(a, sharding), tree)
+  batched = lambda split: put(
+      tuple(to_batches(a, cfg.batch_size) for a in split), devices.replicated(mesh))
+  train, val, test = (batched(splits[k]) for k in ("train", "val", "test"))
+
+  state = init_state(model, cfg, padded, splits["train"][0].shape[1:])
+  state = put(state, devices.leading_axis_sharding(mesh, len(padded)))
+  for epoch in range(cfg.epochs):
+    state, metrics = epoch_step(state, model, cfg, train, val)
+    if on_epoch is not None:
+      on_epoch(epoch, metrics, state)
+    if not bool(state.active.any()):
+      break
+  test_acc = test_accuracy(state.best_params, model, *test)
+  n = len(seeds)
+  chex.assert_shape(test_acc, (len(padded),))
+  return SeedsResult(np.asarray(state.val_acc)[:n], np.asarray(test_acc)[:n],
+                     np.asarray(state.epochs)[:n])
