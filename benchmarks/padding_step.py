@@ -1,0 +1,147 @@
+"""Padding-study training step speed: ms per step (batch 200, forward + backward + Adadelta).
+
+Per net and conv type: one model, and per seed with `--seeds` models under `jax.vmap` (as the
+study trains them); images/s per seed; XLA's FLOP count of the step and the ratio of the step
+time to the matmul roofline (FLOPs / the f32 matmul throughput measured in the same run);
+compile time. `--reference` also times the same step with XLA's own convolution
+(`conv.reference_conv`), the implementation before the GEMM convolution, and, when PyTorch is
+installed, the PyTorch original (ratio JAX / PyTorch measured in the same run).
+
+Run: `python -m benchmarks.padding_step [--quick]`; writes results/bench/padding_step.{json,md}.
+"""
+
+import argparse
+import time
+from unittest import mock
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hw2_jax.core import devices, io
+from hw2_jax.padding import conv, data, model, train
+
+BATCH = 200
+
+
+def _median_seconds(fn, *args, repeats):
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - start)
+  return float(np.median(times))
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+  a = jax.random.normal(jax.random.key(0), (n, n))
+  f = jax.jit(lambda a: a @ a)
+  jax.block_until_ready(f(a))
+  return 2 * n**3 / _median_seconds(f, a, repeats=repeats) / 1e9
+
+
+def time_step(net: str, conv_type: str, seeds: int, repeats: int, conv_fn=None) -> dict:
+  """One training step for `seeds` models at once: median seconds, compile seconds, FLOPs."""
+  x, y = data.generate(BATCH)
+  batch = (jnp.asarray(x)[None], jnp.asarray(y)[None])
+  cfg = train.TrainConfig()
+  with mock.patch.object(model, "padded_conv", conv_fn or conv.padded_conv):
+    m = model.make_net(net, conv_type)
+    state = train.init_state(m, cfg, list(range(seeds)), x.shape[1:])
+    step = jax.jit(lambda s, xb, yb: train.train_epoch(s, m, cfg, xb, yb))
+    start = time.perf_counter()
+    compiled = step.lower(state, *batch).compile()
+    compile_s = time.perf_counter() - start
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  jax.block_until_ready(compiled(state, *batch))
+  return {"seconds": _median_seconds(compiled, state, *batch, repeats=repeats),
+          "compile_seconds": compile_s, "flops": float(cost.get("flops", float("nan")))}
+
+
+def torch_step_seconds(net: str, conv_type: str, repeats: int) -> float | None:
+  """The PyTorch original's step on the same CPU, or None when PyTorch is not installed."""
+  try:
+    import torch
+  except ImportError:
+    return None
+  mode, pad = {"valid": ("zeros", 0), "sconv": ("zeros", 1), "fconv": ("zeros", 2),
+               "reflect": ("reflect", 2), "replicate": ("replicate", 2),
+               "circular": ("circular", 2)}[conv_type]
+  layers, c_in = [], 3
+  for c_out, stride in zip(model.CHANNELS, model.STRIDES):
+    layers += [torch.nn.Conv2d(c_in, c_out, 3, stride, pad, bias=False, padding_mode=mode),
+               torch.nn.ReLU()]
+    c_in = c_out
+  s = model.final_size(conv_type)
+  head = ([torch.nn.AdaptiveMaxPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 2)]
+          if net == "Net1" else
+          [torch.nn.Flatten(), torch.nn.Linear(64 * s * s, 64), torch.nn.Linear(64, 2)])
+  net_t = torch.nn.Sequential(*layers, *head)
+  opt = torch.optim.Adadelta(net_t.parameters(), lr=1.0, rho=0.9, eps=1e-6, weight_decay=5e-5)
+  x, y = data.generate(BATCH)
+  xb, yb = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(y).long()
+
+  def step():
+    opt.zero_grad()
+    torch.nn.functional.cross_entropy(net_t(xb), yb).backward()
+    opt.step()
+
+  step()
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    step()
+    times.append(time.perf_counter() - start)
+  return float(np.median(times))
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(prog="python -m benchmarks.padding_step", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--quick", action="store_true", help="Net1 fconv and valid only, 3 repeats")
+  parser.add_argument("--seeds", type=int, default=10, help="models under jax.vmap")
+  parser.add_argument("--repeats", type=int, default=5)
+  parser.add_argument("--reference", action="store_true",
+                      help="also time XLA's convolution (slow on CPU) and PyTorch if installed")
+  parser.add_argument("--out", default="results/bench")
+  args = parser.parse_args(argv)
+  out = io.ensure_writable_dir(args.out)
+  repeats = 3 if args.quick else args.repeats
+  configs = ([("Net1", "fconv"), ("Net1", "valid")] if args.quick else
+             [(n, c) for n in model.NETS for c in conv.CONV_TYPES])
+  gflops = matmul_gflops()
+  rows = []
+  for net, conv_type in configs:
+    one = time_step(net, conv_type, 1, repeats)
+    many = time_step(net, conv_type, args.seeds, repeats)
+    per_seed = many["seconds"] / args.seeds
+    row = {"net": net, "conv_type": conv_type, "ms_one_model": 1e3 * one["seconds"],
+           "ms_per_seed_vmapped": 1e3 * per_seed, "images_per_s_per_seed": BATCH / per_seed,
+           "gflop_per_step": one["flops"] / 1e9,
+           "roofline_ratio": one["seconds"] / (one["flops"] / (gflops * 1e9)),
+           "compile_s": one["compile_seconds"]}
+    if args.reference:
+      row["ms_xla_conv_one_model"] = 1e3 * time_step(net, conv_type, 1, repeats,
+                                                     conv.reference_conv)["seconds"]
+      torch_s = torch_step_seconds(net, conv_type, repeats)
+      if torch_s is not None:
+        row["ms_pytorch"] = 1e3 * torch_s
+        row["jax_over_pytorch"] = one["seconds"] / torch_s
+    rows.append(row)
+    print({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
+  result = {"device": devices.describe(), "matmul_gflops": gflops, "seeds": args.seeds,
+            "batch": BATCH, "repeats": repeats, "rows": rows}
+  cols = [k for k in rows[0] if k not in ("net", "conv_type")]
+  table = [f"Matmul f32 throughput: {gflops:.0f} GFLOP/s on {result['device']}; "
+           f"median of {repeats}; vmapped = {args.seeds} seeds.\n",
+           "| net | conv type | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+  table += [f"| {r['net']} | {r['conv_type']} | " + " | ".join(f"{r[c]:.2f}" for c in cols) + " |"
+            for r in rows]
+  io.write_json(out / "padding_step.json", result)
+  io.write_text(out / "padding_step.md", "\n".join(table) + "\n")
+  print("\n".join(table))
+
+
+if __name__ == "__main__":
+  main()
