@@ -21,13 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
                   "study and the micro-GPT.")
   subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
   for name in _STUDIES:
-    try:
-      module = importlib.import_module(name)
-    except ModuleNotFoundError as e:
-      if e.name != name:
-        raise
-      continue
-    module.register(subparsers)
+    importlib.import_module(name).register(subparsers)
   return parser
 
 
