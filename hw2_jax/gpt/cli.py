@@ -50,6 +50,9 @@ def register(subparsers) -> None:
   p.add_argument("--generate-every", type=int, default=d.generate_every,
                  help="log samples every N steps (0: never)")
   p.add_argument("--sample-prompt", default=d.sample_prompt)
+  p.add_argument("--sample-tokens", type=int, default=d.sample_tokens,
+                 help="new characters per logged sample")
+  p.add_argument("--num-samples", type=int, default=d.num_samples, help="samples per log")
   p.add_argument("--no-progress", action="store_true", help="no progress bar")
   p.add_argument("--no-plots", action="store_true", help="skip the plots at the end")
   p.set_defaults(func=run_train)

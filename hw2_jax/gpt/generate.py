@@ -7,6 +7,8 @@ those steps run the model on the whole cropped window. Greedy decoding gives the
 same tokens with and without the cache.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -95,3 +97,9 @@ class Generator:
           logits_NxV = self._window(params, padded_NxS, T)
       seq_NxL = np.concatenate([seq_NxL, pick(logits_NxV, i)[:, None]], axis=1)
     return seq_NxL
+
+
+@functools.cache
+def get_generator(cfg: ModelConfig) -> Generator:
+  """One Generator (and its compiled functions) per model config."""
+  return Generator(cfg)

@@ -7,6 +7,8 @@ write the new keys and values at positions pos0.. and attend to everything
 cached before them, so decoding costs one position per new token.
 """
 
+import dataclasses
+import functools
 import math
 
 import jax
@@ -139,6 +141,12 @@ class GPT(nn.Module):
 
 
 def init_params(cfg: ModelConfig, key):
+  # Parameters don't depend on dropout, precision or the attention path: one compile for all.
+  return _init(dataclasses.replace(cfg, dropout=0.0, dtype="float32", fused_attention=False), key)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _init(cfg: ModelConfig, key):
   return GPT(cfg).init(key, jnp.zeros((1, cfg.block_size), jnp.int32))["params"]
 
 

@@ -1,5 +1,7 @@
 """AdamW with global-norm clipping; weight decay on linear weights only."""
 
+import functools
+
 import jax
 import optax
 
@@ -10,6 +12,7 @@ def decay_mask(params):
       lambda path, _: getattr(path[-1], "key", None) == "kernel", params)
 
 
+@functools.cache  # one object per setting, so jitted steps that close over it are reused
 def make_optimizer(learning_rate: float, weight_decay: float, b1: float = 0.9,
                    b2: float = 0.95, clip_grad_norm: float = 1.0):
   return optax.chain(

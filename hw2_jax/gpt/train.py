@@ -24,7 +24,7 @@ from hw2_jax.core.errors import ConfigError
 from hw2_jax.core.io import ensure_writable_dir, write_json
 from hw2_jax.gpt.config import ModelConfig, TrainConfig, to_dict
 from hw2_jax.gpt.data import load_text, sample_batch, steps_per_epoch
-from hw2_jax.gpt.generate import Generator
+from hw2_jax.gpt.generate import get_generator
 from hw2_jax.gpt.model import GPT, init_params, num_params
 from hw2_jax.gpt.optimizer import make_optimizer
 from hw2_jax.gpt.tokenizer import CharTokenizer
@@ -32,6 +32,7 @@ from hw2_jax.gpt.tokenizer import CharTokenizer
 METRICS_FILE = "metrics.jsonl"
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
 def create_state(model_cfg: ModelConfig, tx, seed: int):
   """The whole training state as a plain pytree."""
   params = init_params(model_cfg, jax.random.PRNGKey(seed))
@@ -63,6 +64,7 @@ def train_step(state, data_N, *, model, tx, batch_size: int, block_size: int,
   return new_state, metrics
 
 
+@functools.cache  # one compiled step per setting within a process
 def make_train_step(model_cfg: ModelConfig, tx, batch_size: int, mesh=None):
   """The jitted step for `model_cfg` (batch split over `mesh` when given), state donated."""
   sharding = None if mesh is None else devices.leading_axis_sharding(mesh, batch_size)
@@ -151,8 +153,7 @@ def train_and_evaluate(cfg: TrainConfig) -> dict:
   tx = make_optimizer(cfg.learning_rate, cfg.weight_decay, cfg.beta1, cfg.beta2,
                       cfg.clip_grad_norm)
   replicated = devices.replicated(mesh)
-  state = jax.jit(functools.partial(create_state, model_cfg, tx, cfg.seed),
-                  out_shardings=replicated)()
+  state = jax.device_put(create_state(model_cfg, tx, cfg.seed), replicated)
   best_loss = math.inf
   if cfg.resume:
     state, _ = checkpoint.restore(last_mngr, state)
@@ -160,8 +161,7 @@ def train_and_evaluate(cfg: TrainConfig) -> dict:
       best_loss = checkpoint.restore_meta(best_mngr)["loss"]
   data_N = jax.device_put(jnp.asarray(tok.encode(text)), replicated)
   step_fn = make_train_step(model_cfg, tx, cfg.train_batch_size, mesh)
-  step_fn = step_fn.lower(state, data_N).compile()
-  generator = Generator(model_cfg)
+  generator = get_generator(model_cfg)
 
   start = int(state["step"])
   log = _Log(out, start if cfg.resume else None)
@@ -228,27 +228,39 @@ def train_and_evaluate(cfg: TrainConfig) -> dict:
     t_window = time.perf_counter()
 
   step = start
+  first_step_s = math.nan
+  t_first = time.perf_counter()
   try:
     while step < total_steps:
       state, metrics = step_fn(state, data_N)
       step += 1
       pending.append(metrics)
-      if step % cfg.log_every == 0 or step == total_steps:
+      if step == start + 1:  # includes compilation: its own window, left out of the median
+        flush(step)
+        rates.pop()
+        first_step_s = time.perf_counter() - t_first
+      elif step % cfg.log_every == 0 or step == total_steps:
         flush(step)
       if cfg.generate_every and step % cfg.generate_every == 0 and step < total_steps:
+        flush(step)
         for s in sample(step):
           bar.write(f"[step {step}] {s!r}")
         t_window = time.perf_counter()
       if step % cfg.checkpoint_every == 0 and step < total_steps:
+        flush(step)
         save(step, float(np.mean(window_losses)))
         window_losses.clear()
         t_window = time.perf_counter()
   except KeyboardInterrupt:
-    flush(step)
     bar.close()
-    save(step, float(np.mean(window_losses)) if window_losses else math.inf)
+    try:
+      flush(step)
+      save(step, float(np.mean(window_losses)) if window_losses else math.inf)
+      print(f"interrupted at step {step}; checkpoint saved, continue with --resume", flush=True)
+    except Exception:  # interrupted mid-step: the donated state may be gone
+      print(f"interrupted; --resume continues from the last checkpoint "
+            f"(step {last_mngr.latest_step()})", flush=True)
     log.close()
-    print(f"interrupted at step {step}; checkpoint saved, continue with --resume", flush=True)
     raise
   flush(step)
   bar.close()
@@ -261,7 +273,7 @@ def train_and_evaluate(cfg: TrainConfig) -> dict:
   summary = {"steps": step, "steps_per_epoch": spe, "epochs": step / spe,
              "final_loss": last_loss, "final_window_loss": final_loss,
              "tokens_per_s_median": float(np.median(rates)) if rates else math.nan,
-             "train_wall_s": wall, "device": devices.describe(),
+             "train_wall_s": wall, "first_step_s": first_step_s, "device": devices.describe(),
              "params": num_params(state["params"]), "model": to_dict(model_cfg),
              "samples": samples}
   write_json(out / "summary.json", summary)

@@ -1,0 +1,164 @@
+"""Training: learns a repeated text, resume == uninterrupted, the CLI end to end, errors,
+and a data-parallel step on 2 devices equals the single-device step."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+from hw2_jax.cli import main
+from hw2_jax.gpt.config import TrainConfig
+from hw2_jax.gpt.generate import Generator
+from hw2_jax.gpt.train import restore_run, train_and_evaluate
+
+TINY = ["--model-type", "gpt-nano", "--n-layer", "2", "--n-head", "2", "--n-embd", "16",
+        "--block-size", "16", "--train-batch-size", "8", "--no-progress"]
+
+
+@pytest.fixture
+def story(tmp_path):
+  rng = np.random.default_rng(0)
+  words = "the king said to a frog that yesterday I went into the wood with gold".split()
+  path = tmp_path / "story.txt"
+  path.write_text(" ".join(rng.choice(words, 800)) + ".\n", encoding="utf-8")
+  return path
+
+
+def _steps(run_dir):
+  return [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_tiny_model_learns_repeated_text(tmp_path):
+  path = tmp_path / "abc.txt"
+  path.write_text("abcdefghij" * 60)
+  cfg = TrainConfig(out=str(tmp_path / "run"), txt_file=str(path), model_type="gpt-nano",
+                    n_layer=2, n_head=2, n_embd=32, block_size=16, train_batch_size=16,
+                    dropout=0.0, learning_rate=3e-3, max_steps=150, log_every=50,
+                    checkpoint_every=1000, generate_every=0, progress=False)
+  summary = train_and_evaluate(cfg)
+  assert summary["final_loss"] < 0.05, summary["final_loss"]
+  losses = [r["loss"] for r in _steps(cfg.out) if r["kind"] == "step"]
+  assert losses[0] > 2.0 and len(losses) == 150
+  model_cfg, params, tok, meta = restore_run(cfg.out)
+  assert meta["step"] == 150 and tok.chars == "abcdefghij"
+  ids = Generator(model_cfg).generate(params, tok.encode("cde"), 1, 25, jax.random.PRNGKey(0),
+                                      greedy=True)
+  assert tok.decode(ids[0]) == "cdefghijabcdefghijabcdefghij"
+
+
+def test_cli_train_generate_plot_and_resume(story, tmp_path, capsys):
+  full, part = tmp_path / "full", tmp_path / "part"
+  common = TINY + ["--txt-file", str(story), "--log-every", "2", "--checkpoint-every", "3",
+                   "--generate-every", "4", "--sample-prompt", "the king "]
+  main(["gpt-train", *common, "--out", str(full), "--max-steps", "8"])
+  out = capsys.readouterr().out
+  assert "done: 8 steps" in out and "curves_step.png" in out
+  records = _steps(full)
+  assert [r["step"] for r in records if r["kind"] == "step"] == list(range(1, 9))
+  samples = [r for r in records if r["kind"] == "sample"]
+  assert [r["step"] for r in samples] == [4, 8]
+  assert all(s.startswith("the king ") and len(s) == 9 + 200 for s in samples[0]["samples"])
+  (epoch,) = [r for r in records if r["kind"] == "epoch"]
+  assert not epoch["complete"] and epoch["step"] == 8
+  assert sorted(p.name for p in (full / "checkpoints" / "last").iterdir()
+                if p.name.isdigit()) == ["6", "8"]  # keep the last 2
+  assert list((full / "checkpoints" / "best").iterdir())
+  assert list((full / "tb").iterdir())
+  for name in ("curves_step.png", "curves_epoch.png", "epoch_vs_step.png"):
+    assert (full / "plots" / name).stat().st_size > 1000
+  assert json.loads((full / "summary.json").read_text())["steps"] == 8
+
+  sample_file = tmp_path / "samples.txt"
+  main(["gpt-generate", "--checkpoint", str(full), "--prompt", "the frog", "--num-samples", "2",
+        "--max-new-tokens", "30", "--top-p", "0.9", "--out", str(sample_file)])
+  text = sample_file.read_text()
+  assert text.count("--- sample") == 2 and text.count("the frog") >= 2
+  main(["gpt-plot", "--run", str(full), "--out", str(tmp_path / "figs")])
+  assert (tmp_path / "figs" / "curves_epoch.png").is_file()
+
+  # interrupted after 5 steps, resumed to 8: the same losses and parameters
+  main(["gpt-train", *common, "--out", str(part), "--max-steps", "5", "--no-plots"])
+  main(["gpt-train", *common, "--out", str(part), "--max-steps", "8", "--resume", "--no-plots"])
+  loss = lambda run: [(r["step"], r["loss"], r["acc"]) for r in _steps(run) if r["kind"] == "step"]
+  assert loss(part) == loss(full)
+  _, p_full, _, _ = restore_run(full)
+  _, p_part, _, _ = restore_run(part)
+  chex.assert_trees_all_equal(p_part, p_full)
+
+  capsys.readouterr()
+  for argv, message in [
+      (["gpt-generate", "--checkpoint", str(full), "--prompt", "Zebra"], "'Z'"),
+      (["gpt-generate", "--checkpoint", str(full), "--top-k", "5", "--top-p", "0.9"],
+       "together"),
+      (["gpt-generate", "--checkpoint", str(tmp_path / "none")], "no last checkpoint"),
+      (["gpt-train", *common, "--out", str(full)], "--resume"),
+      (["gpt-train", *common, "--out", str(tmp_path / "new"), "--resume"], "drop --resume"),
+  ]:
+    with pytest.raises(SystemExit) as e:
+      main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--model-type", "gpt-huge"], "gpt-micro"),
+    (["--n-embd", "10", "--n-head", "3"], "divisible"),
+    (["--txt-file", "/nonexistent/book.txt"], "--txt-file"),
+    (["--dropout", "1.5"], "--dropout"),
+    (["--max-steps", "0"], "--max-steps"),
+    (["--precision", "fp8"], "--precision"),
+])
+def test_train_rejects_bad_flags_before_work(flags, message, story, tmp_path, capsys):
+  with pytest.raises(SystemExit) as e:
+    main(["gpt-train", "--txt-file", str(story), "--out", str(tmp_path / "run"), *flags])
+  assert e.value.code == 2
+  assert message in capsys.readouterr().err
+  assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+_DATA_PARALLEL = textwrap.dedent("""
+    import os
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    import jax, jax.numpy as jnp, numpy as np
+    from jax.sharding import Mesh
+    from hw2_jax.core import devices
+    from hw2_jax.gpt.config import ModelConfig
+    from hw2_jax.gpt.optimizer import make_optimizer
+    from hw2_jax.gpt.train import create_state, make_train_step
+    assert jax.device_count() == 2, jax.devices()
+    cfg = ModelConfig(vocab_size=17, n_layer=2, n_head=2, n_embd=16, block_size=8, dropout=0.1)
+    tx = make_optimizer(1e-2, 0.1)
+    data = jax.random.randint(jax.random.PRNGKey(0), (500,), 0, 17)
+    out = {}
+    for n in (1, 2):
+      mesh = Mesh(np.array(jax.devices()[:n]), ("batch",))
+      rep = devices.replicated(mesh)
+      state = jax.device_put(create_state(cfg, tx, 0), rep)
+      step = make_train_step(cfg, tx, 8, mesh)
+      losses = []
+      for _ in range(3):
+        state, m = step(state, jax.device_put(data, rep))
+        losses.append(float(m["loss"]))
+      leaf = jax.tree.leaves(state["params"])[0]
+      assert len(leaf.sharding.device_set) == n and leaf.sharding.is_fully_replicated
+      out[n] = (losses, jax.device_get(state["params"]))
+    np.testing.assert_allclose(out[2][0], out[1][0], rtol=1e-5)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5), out[2][1], out[1][1])
+    print("OK", out[2][0])
+""")
+
+
+def test_data_parallel_step_equals_single_device():
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+             JAX_PLATFORMS="cpu")
+  r = subprocess.run([sys.executable, "-c", _DATA_PARALLEL], env=env, capture_output=True,
+                     text=True, timeout=240, cwd=Path(__file__).parents[1])
+  assert r.returncode == 0 and r.stdout.startswith("OK"), r.stdout + r.stderr
