@@ -37,10 +37,8 @@ def train_model(cfg: Config, name: str, images_NxHxWxC, labels_N, log=print):
       max_angle=cfg.max_augment_angle, learning_rate=cfg.learning_rate)
   losses, start = [], time.perf_counter()
   for epoch in range(cfg.epochs):
-    epoch_key = jax.random.fold_in(_model_key(cfg, 1), epoch)
-    idx_SxTxB, mask_TxB = train.epoch_batches(
-        jax.random.fold_in(epoch_key, 0), cfg.seeds, n, cfg.batch_size)
-    aug_key = jax.random.fold_in(epoch_key, 1)
+    shuffle_key, aug_key = train.epoch_keys(cfg.seed, epoch)
+    idx_SxTxB, mask_TxB = train.epoch_batches(shuffle_key, cfg.seeds, n, cfg.batch_size)
     step_losses, t0 = [], time.perf_counter()
     bar = tqdm(range(steps), desc=f"{name} epoch {epoch + 1}/{cfg.epochs}", unit="batch",
                disable=None, leave=False)
@@ -110,8 +108,8 @@ def train_and_evaluate(cfg: Config, eval_only: bool = False, log=print) -> dict:
   test_x, test_y = _limit(dataset["test"], cfg.test_limit)
   log(f"train {train_x.shape[0]} images, test {test_x.shape[0]}; device {devices.describe()}")
 
-  sample_angles = random_angles(_model_key(cfg, 2), 25, cfg.max_augment_angle)
   first = sample_indices(len(train_y), cfg.seed)
+  sample_angles = random_angles(_model_key(cfg, 2), len(first), cfg.max_augment_angle)
   report.save_samples(out / "samples_plain.png", train_x[first], train_y[first], CLASSES)
   report.save_samples(out / "samples_augmented.png",
                       np.asarray(rotate(jnp.asarray(train_x[first]), sample_angles)),

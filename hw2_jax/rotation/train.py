@@ -28,6 +28,7 @@ def init_state(key: jax.Array, learning_rate: float) -> dict:
   return {"params": params, "opt_state": optimizer(learning_rate).init(params)}
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
 def init_states(seed: int, seeds: int, learning_rate: float) -> dict:
   """Seed-stacked states: seed s is initialised from fold_in(PRNGKey(seed), s)."""
   keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.PRNGKey(seed), s))(jnp.arange(seeds))
@@ -42,6 +43,17 @@ def _loss(params, x_BxHxWxC, labels_B, mask_B):
   logits_BxK = MODEL.apply({"params": params}, x_BxHxWxC)
   ce_B = optax.softmax_cross_entropy_with_integer_labels(logits_BxK, labels_B)
   return jnp.sum(ce_B * mask_B) / jnp.maximum(jnp.sum(mask_B), 1.0)
+
+
+def epoch_keys(seed: int, epoch: int) -> tuple[jax.Array, jax.Array]:
+  """(shuffle key, augmentation key) of an epoch: fresh batch orders and angles each epoch."""
+  epoch_key = jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(seed), 1), epoch)
+  return jax.random.fold_in(epoch_key, 0), jax.random.fold_in(epoch_key, 1)
+
+
+def step_keys(aug_key: jax.Array, t, seeds: int) -> jax.Array:
+  """One augmentation key per seed for step `t` (each draws one angle per image)."""
+  return jax.random.split(jax.random.fold_in(aug_key, t), seeds)
 
 
 def _train_step_one(state, images_NxHxWxC, labels_N, idx_B, mask_B, key, *,
@@ -63,7 +75,7 @@ def train_step(states, images_NxHxWxC, labels_N, idx_SxTxB, mask_TxB, key, t, *,
                augment: bool, max_angle: float, learning_rate: float):
   """Adam step `t` of an epoch for every seed: each seed has its own batch order and angles."""
   seeds = idx_SxTxB.shape[0]
-  keys_S = jax.random.split(jax.random.fold_in(key, t), seeds)
+  keys_S = step_keys(key, t, seeds)
   step = functools.partial(_train_step_one, augment=augment, max_angle=max_angle,
                            learning_rate=learning_rate)
   if seeds == 1:  # same result; XLA's CPU convs run ~10% faster without the batched weights
@@ -103,6 +115,7 @@ def correct_count(params_S, images_BxHxWxC, labels_B, mask_B, angle):
 def evaluate(params_S, images_NxHxWxC, labels_N, angles, batch_size: int = 1000) -> np.ndarray:
   """Accuracy in percent, angles x seeds, on the test set rotated by each angle."""
   n = images_NxHxWxC.shape[0]
+  batch_size = min(batch_size, n)
   steps = -(-n // batch_size)
   pad = steps * batch_size - n
   images = jnp.pad(jnp.asarray(images_NxHxWxC), ((0, pad), (0, 0), (0, 0), (0, 0)))

@@ -1,0 +1,70 @@
+"""End to end through the CLI on a generated image folder and on mocked tfds data."""
+
+import json
+
+import numpy as np
+import pytest
+
+from hw2_jax.cli import main
+from test_rotation_data import make_folder  # pylint: disable=import-error
+
+OUTPUTS = ("rotation_study.json", "rotation_study.md", "rotation_study.png",
+           "samples_plain.png", "samples_augmented.png")
+
+
+def _run(argv):
+  main(["rotation-study"] + [str(a) for a in argv])
+
+
+def test_folder_run_writes_every_output_then_eval_only(tmp_path):
+  make_folder(tmp_path / "d", classes=("cat", "ship", "frog"), per_class=4)
+  out = tmp_path / "out"
+  _run(["--data-dir", tmp_path / "d", "--out", out, "--epochs", 2, "--seeds", 2,
+        "--batch-size", 5, "--angles", 0, 90, 180])
+  for name in OUTPUTS:
+    assert (out / name).stat().st_size > 0, name
+  result = json.loads((out / "rotation_study.json").read_text())
+  assert result["angles"] == [0, 90, 180]
+  assert result["config"]["seeds"] == 2 and result["config"]["epochs"] == 2
+  assert set(result["models"]) == {"plain", "augmented"}
+  for m in result["models"].values():
+    acc = np.asarray(m["accuracy_per_seed"])
+    assert acc.shape == (2, 3) and np.all((acc >= 0) & (acc <= 100))
+    np.testing.assert_allclose(m["accuracy"], acc.mean(0), atol=1e-3)
+    assert len(m["train_loss_per_epoch"]) == 2
+  table = (out / "rotation_study.md").read_text()
+  assert table.count("\n|") >= 4 and "±" in table
+  assert (out / "checkpoints" / "plain").is_dir() and (out / "checkpoints" / "augmented").is_dir()
+
+  again = tmp_path / "again"
+  _run(["--data-dir", tmp_path / "d", "--out", again, "--checkpoint-dir", out / "checkpoints",
+        "--eval-only", "--angles", 0, 45])
+  redo = json.loads((again / "rotation_study.json").read_text())
+  assert redo["angles"] == [0, 45] and redo["config"]["eval_only"]
+  for name in ("plain", "augmented"):
+    assert redo["models"][name]["accuracy_per_seed"][0][0] == \
+        result["models"][name]["accuracy_per_seed"][0][0]
+
+
+def test_tfds_mock_run(tmp_path):
+  tfds = pytest.importorskip("tensorflow_datasets")
+  with tfds.testing.mock_data(num_examples=10):
+    _run(["--out", tmp_path, "--epochs", 1, "--models", "augmented", "--angles", 0, 30])
+  result = json.loads((tmp_path / "rotation_study.json").read_text())
+  assert result["config"]["data"] == "tfds" and list(result["models"]) == ["augmented"]
+  assert len(result["models"]["augmented"]["accuracy"]) == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", 0], "--epochs must be >= 1"),
+    (["--seeds", 0], "--seeds must be >= 1"),
+    (["--models", "rotated"], "unknown model 'rotated'"),
+    (["--eval-only", "--data-dir", "nowhere"], "no checkpoint of the plain model"),
+    (["--data-dir", "nowhere"], "not found"),
+])
+def test_bad_input_is_one_line_error(tmp_path, capsys, argv, message):
+  with pytest.raises(SystemExit) as e:
+    _run(argv + ["--out", tmp_path / "o", "--checkpoint-dir", tmp_path / "c"])
+  assert e.value.code == 2
+  err = capsys.readouterr().err.strip()
+  assert err.startswith("error: ") and message in err and "\n" not in err
