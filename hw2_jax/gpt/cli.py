@@ -24,32 +24,39 @@ def register(subparsers) -> None:
   p.add_argument("--n-layer", type=int, default=None, help="override the model type's layers")
   p.add_argument("--n-head", type=int, default=None, help="override the model type's heads")
   p.add_argument("--n-embd", type=int, default=None, help="override the model type's width")
-  p.add_argument("--block-size", type=int, default=d.block_size)
-  p.add_argument("--dropout", type=float, default=d.dropout)
+  p.add_argument("--block-size", type=int, default=d.block_size, help="context length")
+  p.add_argument("--dropout", type=float, default=d.dropout,
+                 help="on embeddings, attention probabilities and residuals")
   p.add_argument("--abs-emb", action="store_true",
                  help="learned absolute position embedding instead of RoPE")
   p.add_argument("--fused-attention", action=argparse.BooleanOptionalAction, default=None,
                  help="jax.nn.dot_product_attention (default: on GPU/TPU, off on CPU)")
   p.add_argument("--precision", default=d.precision,
                  help=f"{', '.join(PRECISIONS)}; auto = bf16 compute on GPU/TPU, fp32 on CPU")
-  p.add_argument("--train-batch-size", type=int, default=d.train_batch_size)
-  p.add_argument("--learning-rate", type=float, default=d.learning_rate)
-  p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-  p.add_argument("--beta1", type=float, default=d.beta1)
-  p.add_argument("--beta2", type=float, default=d.beta2)
-  p.add_argument("--clip-grad-norm", type=float, default=d.clip_grad_norm)
-  p.add_argument("--num-epochs", type=int, default=d.num_epochs)
+  p.add_argument("--train-batch-size", type=int, default=d.train_batch_size,
+                 help="sequences per step (split over devices)")
+  p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="AdamW")
+  p.add_argument("--weight-decay", type=float, default=d.weight_decay,
+                 help="on linear weights only")
+  p.add_argument("--beta1", type=float, default=d.beta1, help="AdamW beta1")
+  p.add_argument("--beta2", type=float, default=d.beta2, help="AdamW beta2")
+  p.add_argument("--clip-grad-norm", type=float, default=d.clip_grad_norm,
+                 help="global gradient-norm clipping")
+  p.add_argument("--num-epochs", type=int, default=d.num_epochs,
+                 help="one epoch = (len(text) - block_size) // batch steps")
   p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
-  p.add_argument("--seed", type=int, default=d.seed)
+  p.add_argument("--seed", type=int, default=d.seed, help="initialisation, batches, dropout")
   p.add_argument("--out", default=d.out, help="run directory: logs, checkpoints, samples")
   p.add_argument("--resume", action="store_true", help="continue the run in --out")
-  p.add_argument("--log-every", type=int, default=d.log_every)
-  p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+  p.add_argument("--log-every", type=int, default=d.log_every,
+                 help="fetch metrics from the device every N steps (every step is logged)")
+  p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every,
+                 help="also at the end and on Ctrl-C")
   p.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints,
                  help="keep the last k (the best by training loss is kept apart)")
   p.add_argument("--generate-every", type=int, default=d.generate_every,
                  help="log samples every N steps (0: never)")
-  p.add_argument("--sample-prompt", default=d.sample_prompt)
+  p.add_argument("--sample-prompt", default=d.sample_prompt, help="prompt of logged samples")
   p.add_argument("--sample-tokens", type=int, default=d.sample_tokens,
                  help="new characters per logged sample")
   p.add_argument("--num-samples", type=int, default=d.num_samples, help="samples per log")
@@ -63,14 +70,15 @@ def register(subparsers) -> None:
       formatter_class=_FMT)
   p.add_argument("--checkpoint", required=True, help="the --out directory of a gpt-train run")
   p.add_argument("--which", default="last", help="last or best checkpoint")
-  p.add_argument("--prompt", default="Yesterday I went ")
-  p.add_argument("--num-samples", type=int, default=1)
-  p.add_argument("--max-new-tokens", type=int, default=500)
+  p.add_argument("--prompt", default="Yesterday I went ", help="text to continue")
+  p.add_argument("--num-samples", type=int, default=1, help="samples, decoded as one batch")
+  p.add_argument("--max-new-tokens", type=int, default=500, help="characters to add")
   p.add_argument("--greedy", action="store_true", help="argmax decoding")
-  p.add_argument("--temperature", type=float, default=1.0)
-  p.add_argument("--top-k", type=int, default=None)
-  p.add_argument("--top-p", type=float, default=None)
-  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--temperature", type=float, default=1.0, help="logits are divided by it")
+  p.add_argument("--top-k", type=int, default=None, help="sample among the k most likely")
+  p.add_argument("--top-p", type=float, default=None,
+                 help="sample in the smallest set of most likely tokens with mass >= p")
+  p.add_argument("--seed", type=int, default=0, help="sampling seed")
   p.add_argument("--precision", default="auto", help=", ".join(PRECISIONS))
   p.add_argument("--no-cache", action="store_true", help="recompute the context every token")
   p.add_argument("--out", default=None, help="also write the samples to this text file")
