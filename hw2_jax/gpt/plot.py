@@ -56,15 +56,20 @@ def plot_run(run_dir, out_dir=None) -> list[Path]:
   plt.close(fig)
 
   fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-  for ax, key, label in ((axes[0], "loss", "mean training loss over the epoch"),
-                         (axes[1], "acc", "mean training accuracy over the epoch")):
-    x = [r["epoch"] for r in epochs]
-    ax.plot(x, [r[key] for r in epochs], "o-")
+  e = np.array([r["epoch"] for r in steps])
+  for ax, key, label in ((axes[0], "loss", "training loss"), (axes[1], "acc", "training accuracy")):
+    y = np.array([r[key] for r in steps])
+    ax.plot(e[window - 1:], _smooth(y, window), lw=1, alpha=0.6,
+            label=f"per step (mean of {window})" if window > 1 else "per step")
+    complete = [r for r in epochs if r["complete"]]
     partial = [r for r in epochs if not r["complete"]]
+    if complete:
+      ax.plot([r["epoch"] for r in complete], [r[key] for r in complete], "o-",
+              label="mean over each epoch")
     if partial:
       ax.plot([r["epoch"] for r in partial], [r[key] for r in partial], "o", mfc="none",
-              ms=10, label="partial epoch (run ended)")
-      ax.legend()
+              ms=8, label="mean over the last, partial epoch")
+    ax.legend()
     ax.set(xlabel="epoch", ylabel=label)
     ax.grid(alpha=0.3)
   fig.suptitle("micro-GPT training, per epoch")
