@@ -8,7 +8,6 @@ results/bench/gpt_tokens.json and prints a markdown table.
 """
 
 import argparse
-import dataclasses
 import time
 
 import numpy as np

@@ -1,7 +1,5 @@
 """Decoding: top-k / top-p / temperature on fixed logits, and cache == no cache."""
 
-import dataclasses
-
 import chex
 import jax
 import jax.numpy as jnp

@@ -1,7 +1,5 @@
 """AdamW: weight decay masks exactly the linear weights; clipping bounds the update."""
 
-import dataclasses
-
 import chex
 import jax
 import jax.numpy as jnp
