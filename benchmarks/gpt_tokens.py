@@ -1,6 +1,6 @@
 """Training throughput of the GPT (tokens/s) on this machine's devices.
 
-  .venv/bin/python -m benchmarks.gpt_tokens [--models gpt-micro gpt-mini] [--steps 5]
+  .venv/bin/python -m benchmarks.gpt_tokens [--models gpt-micro gpt-mini] [--steps 5] [--quick]
 
 Times the jitted, donated train step (batch drawn on device) after compilation and
 a few warm-up steps, one step at a time, and reports the median. Writes
@@ -68,7 +68,11 @@ def main(argv=None) -> dict:
   p.add_argument("--precision", default="auto")
   p.add_argument("--fused-attention", action=argparse.BooleanOptionalAction, default=None)
   p.add_argument("--out", default="results/bench/gpt_tokens.json")
+  p.add_argument("--quick", action="store_true",
+                 help="gpt-micro only, 1 warm-up and 3 timed steps")
   args = p.parse_args(argv)
+  if args.quick:
+    args.models, args.warmup, args.steps = ["gpt-micro"], 1, 3
 
   import os
   import platform
