@@ -22,11 +22,18 @@ def ensure_writable_dir(path: str | os.PathLike) -> Path:
   return path
 
 
+def _umask() -> int:
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
 def _atomic_write(path: Path, write) -> None:
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
   try:
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
     with os.fdopen(fd, "wb") as f:
       write(f)
       f.flush()
