@@ -62,8 +62,7 @@ def _overlap_add(t, size, stride):
   rest = t.shape[3:]
   zeros = lambda lo, hi: [(0, 0), (lo, hi)] + [(0, 0)] * len(rest)
   if stride == 1:
-    out = sum(jnp.pad(t[:, :, k], zeros(k, size - o - k)) for k in range(KERNEL))
-    return out
+    return sum(jnp.pad(t[:, :, k], zeros(k, size - o - k)) for k in range(KERNEL))
   # stride 2, kernel 3: even rows get taps 0 and 2 (shifted by one output), odd rows tap 1.
   even = jnp.pad(t[:, :, 0], zeros(0, 1)) + jnp.pad(t[:, :, 2], zeros(1, 0))
   odd = jnp.pad(t[:, :, 1], zeros(0, 1))

@@ -5,7 +5,6 @@ padded as `conv_type` says. Net1 reads out with a global max-pool and Linear(64,
 flatten, Linear(64*s*s, 64) and Linear(64, 2), no activation between.
 """
 
-import jax.numpy as jnp
 from flax import linen as nn
 
 from hw2_jax.core.init import TorchDense, torch_weight_init

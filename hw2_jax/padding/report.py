@@ -20,7 +20,7 @@ def markdown(study: dict) -> str:
   cfg = study["config"]
   val_label = ("independent validation set" if cfg["independent_val"]
                else "validation = first training images, as the original")
-  lines = [f"# Padding study: accuracy (%) per round\n",
+  lines = ["# Padding study: accuracy (%) per round\n",
            f"{cfg['rounds']} rounds (seeds 0..{cfg['rounds'] - 1}), up to {cfg['epochs']} epochs, "
            f"patience {cfg['patience']}, batch {cfg['batch_size']}; {val_label}; "
            f"device: {study['device']}. Std is the population standard deviation.\n"]
