@@ -3,6 +3,8 @@
 import argparse
 import importlib
 
+from hw2_jax.core.host_memory import reexec_with_tuned_malloc
+
 SUITES = ("benchmarks.padding_step", "benchmarks.gpt_tokens")
 
 
@@ -19,4 +21,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+  reexec_with_tuned_malloc("benchmarks")
   main()

@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 
+from hw2_jax.core import host_memory
+
 MODELS = ("gpt-micro", "gpt-mini")
 
 
@@ -101,4 +103,5 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
+  host_memory.reexec_with_tuned_malloc("benchmarks.gpt_tokens")
   main()

@@ -7,6 +7,10 @@ compile time. `--reference` also times the same step with XLA's own convolution
 (`conv.reference_conv`), the implementation before the GEMM convolution, and, when PyTorch is
 installed, the PyTorch original (ratio JAX / PyTorch measured in the same run).
 
+Steps are timed in the steady state, after `--warmup` steps: the first steps of a process fault
+in the memory XLA:CPU then reuses (see hw2_jax/core/host_memory.py, whose malloc settings this
+benchmark runs with, as the study does).
+
 Run: `python -m benchmarks.padding_step [--quick]`; writes results/bench/padding_step.{json,md}.
 """
 
@@ -18,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hw2_jax.core import devices, io
+from hw2_jax.core import devices, host_memory, io
 from hw2_jax.padding import conv, data, model, train
 
 BATCH = 200
@@ -40,7 +44,8 @@ def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
   return 2 * n**3 / _median_seconds(f, a, repeats=repeats) / 1e9
 
 
-def time_step(net: str, conv_type: str, seeds: int, repeats: int, conv_fn=None) -> dict:
+def time_step(net: str, conv_type: str, seeds: int, repeats: int, warmup: int,
+              conv_fn=None) -> dict:
   """One training step for `seeds` models at once: median seconds, compile seconds, FLOPs."""
   x, y = data.generate(BATCH)
   batch = (jnp.asarray(x)[None], jnp.asarray(y)[None])
@@ -54,12 +59,13 @@ def time_step(net: str, conv_type: str, seeds: int, repeats: int, conv_fn=None) 
     compile_s = time.perf_counter() - start
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-  jax.block_until_ready(compiled(state, *batch))
+  for _ in range(warmup):
+    jax.block_until_ready(compiled(state, *batch))
   return {"seconds": _median_seconds(compiled, state, *batch, repeats=repeats),
           "compile_seconds": compile_s, "flops": float(cost.get("flops", float("nan")))}
 
 
-def torch_step_seconds(net: str, conv_type: str, repeats: int) -> float | None:
+def torch_step_seconds(net: str, conv_type: str, repeats: int, warmup: int) -> float | None:
   """The PyTorch original's step on the same CPU, or None when PyTorch is not installed."""
   try:
     import torch
@@ -87,7 +93,8 @@ def torch_step_seconds(net: str, conv_type: str, repeats: int) -> float | None:
     torch.nn.functional.cross_entropy(net_t(xb), yb).backward()
     opt.step()
 
-  step()
+  for _ in range(max(1, warmup)):
+    step()
   times = []
   for _ in range(repeats):
     start = time.perf_counter()
@@ -102,6 +109,7 @@ def main(argv=None) -> None:
   parser.add_argument("--quick", action="store_true", help="Net1 fconv and valid only, 3 repeats")
   parser.add_argument("--seeds", type=int, default=10, help="models under jax.vmap")
   parser.add_argument("--repeats", type=int, default=5)
+  parser.add_argument("--warmup", type=int, default=20, help="untimed steps before timing")
   parser.add_argument("--reference", action="store_true",
                       help="also time XLA's convolution (slow on CPU) and PyTorch if installed")
   parser.add_argument("--out", default="results/bench")
@@ -113,21 +121,23 @@ def main(argv=None) -> None:
   gflops = matmul_gflops()
   rows = []
   for net, conv_type in configs:
-    one = time_step(net, conv_type, 1, repeats)
-    many = time_step(net, conv_type, args.seeds, repeats)
+    one = time_step(net, conv_type, 1, repeats, args.warmup)
+    many = time_step(net, conv_type, args.seeds, repeats, args.warmup)
     per_seed = many["seconds"] / args.seeds
     row = {"net": net, "conv_type": conv_type, "ms_one_model": 1e3 * one["seconds"],
            "ms_per_seed_vmapped": 1e3 * per_seed, "images_per_s_per_seed": BATCH / per_seed,
            "gflop_per_step": one["flops"] / 1e9,
            "roofline_ratio": one["seconds"] / (one["flops"] / (gflops * 1e9)),
+           "roofline_ratio_vmapped": many["seconds"] / (many["flops"] / (gflops * 1e9)),
            "compile_s": one["compile_seconds"]}
     if args.reference:
-      row["ms_xla_conv_one_model"] = 1e3 * time_step(net, conv_type, 1, repeats,
+      row["ms_xla_conv_one_model"] = 1e3 * time_step(net, conv_type, 1, repeats, 1,
                                                      conv.reference_conv)["seconds"]
-      torch_s = torch_step_seconds(net, conv_type, repeats)
+      torch_s = torch_step_seconds(net, conv_type, repeats, args.warmup)
       if torch_s is not None:
         row["ms_pytorch"] = 1e3 * torch_s
         row["jax_over_pytorch"] = one["seconds"] / torch_s
+        row["jax_vmapped_over_pytorch"] = per_seed / torch_s
     rows.append(row)
     print({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
   result = {"device": devices.describe(), "matmul_gflops": gflops, "seeds": args.seeds,
@@ -144,4 +154,5 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
+  host_memory.reexec_with_tuned_malloc("benchmarks.padding_step")
   main()

@@ -1,4 +1,6 @@
-from hw2_jax.cli import main
+from hw2_jax.core.host_memory import reexec_with_tuned_malloc
 
 if __name__ == "__main__":
+  reexec_with_tuned_malloc("hw2_jax")
+  from hw2_jax.cli import main
   main()

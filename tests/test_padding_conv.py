@@ -1,4 +1,7 @@
-"""The six paddings equal numpy's pad; the GEMM convolution equals XLA's, values and gradients."""
+"""The six paddings equal numpy's pad; the GEMM convolution equals XLA's, values and gradients.
+
+Arrays are channel-major, C x H x W x N, as the feature extractor keeps them (see conv.py).
+"""
 
 import chex
 import jax
@@ -14,7 +17,7 @@ NUMPY_MODES = {"valid": None, "sconv": ("constant", 1), "fconv": ("constant", 2)
 
 @pytest.mark.parametrize("conv_type", conv.CONV_TYPES)
 def test_pad_equals_numpy(conv_type):
-  x = np.random.RandomState(0).randn(2, 5, 6, 3).astype(np.float32)
+  x = np.random.RandomState(0).randn(3, 5, 6, 2).astype(np.float32)
   expected = x
   if NUMPY_MODES[conv_type]:
     mode, w = NUMPY_MODES[conv_type]
@@ -23,7 +26,7 @@ def test_pad_equals_numpy(conv_type):
 
 
 def test_pad_semantics_match_pytorch_padding_modes():
-  row = jnp.arange(1.0, 4.0).reshape(1, 1, 3, 1).repeat(5, axis=1)
+  row = jnp.arange(1.0, 4.0).reshape(1, 1, 3, 1).repeat(5, axis=1)   # C x H x W x N
   line = lambda ct: np.asarray(conv.pad(row, ct))[0, 2, :, 0].tolist()
   assert line("reflect") == [3, 2, 1, 2, 3, 2, 1]     # edge pixel not repeated
   assert line("replicate") == [1, 1, 1, 2, 3, 3, 3]   # edge pixel repeated
@@ -35,12 +38,12 @@ def test_pad_semantics_match_pytorch_padding_modes():
 @pytest.mark.parametrize("stride,size,channels", [(1, 12, 3), (2, 12, 8), (2, 7, 4)])
 def test_gemm_conv_equals_xla_conv_with_gradients(conv_type, stride, size, channels):
   kx, kw, kg = jax.random.split(jax.random.key(0), 3)
-  x = jax.random.normal(kx, (2, size, size, channels))
+  x = jax.random.normal(kx, (channels, size, size, 2))
   w = jax.random.normal(kw, (3, 3, channels, 5))
   y = conv.padded_conv(x, w, stride, conv_type)
   y_ref = conv.reference_conv(x, w, stride, conv_type)
   out = conv.output_size(size, conv_type, stride)
-  chex.assert_shape(y, (2, out, out, 5))
+  chex.assert_shape(y, (5, out, out, 2))
   chex.assert_trees_all_close(y, y_ref, atol=1e-4, rtol=1e-5)
   g = jax.random.normal(kg, y.shape)
   loss = lambda f: lambda x, w: jnp.vdot(f(x, w, stride, conv_type), g)
@@ -50,7 +53,7 @@ def test_gemm_conv_equals_xla_conv_with_gradients(conv_type, stride, size, chann
 
 
 def test_gemm_conv_under_vmap_equals_per_seed():
-  x = jax.random.normal(jax.random.key(1), (3, 10, 10, 4))
+  x = jax.random.normal(jax.random.key(1), (4, 10, 10, 3))
   w_S = jax.random.normal(jax.random.key(2), (2, 3, 3, 4, 6))
   f = lambda w: jnp.sum(conv.padded_conv(x, w, 2, "reflect") ** 2)
   chex.assert_trees_all_close(jax.vmap(jax.grad(f))(w_S),

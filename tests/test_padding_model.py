@@ -1,4 +1,5 @@
-"""Net1/Net2 shapes per conv type and PyTorch's default initialisation."""
+"""Net1/Net2 shapes per conv type, PyTorch's default initialisation, and equality (values and
+gradients, up to float reassociation) with the channel-last XLA-convolution nets they replaced."""
 
 import chex
 import jax
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from hw2_jax.padding import model
-from hw2_jax.padding.conv import CONV_TYPES
+from hw2_jax.padding.conv import CONV_TYPES, PADDINGS
 
 FINAL = {"valid": 2, "sconv": 4, "fconv": 6, "reflect": 6, "replicate": 6, "circular": 6}
 
@@ -45,3 +46,33 @@ def test_pytorch_default_init_statistics():
     if w.size >= 1000:  # uniform(-b, b): std b/sqrt(3), and it fills the range
       np.testing.assert_allclose(w.std(), bound / np.sqrt(3), rtol=0.05, err_msg=name)
       assert np.abs(w).max() > 0.95 * bound, name
+
+
+def _channel_last_xla_logits(params, x_NHWC, net, conv_type):
+  """The nets as first written: NHWC activations, jnp.pad and XLA's convolution per layer."""
+  mode, width = PADDINGS[conv_type]
+  h = x_NHWC
+  for i, stride in enumerate(model.STRIDES):
+    if width:
+      h = jnp.pad(h, ((0, 0), (width, width), (width, width), (0, 0)), mode=mode)
+    w_HWIO = params["Features_0"][f"PaddedConv_{i}"]["kernel"]
+    h = jax.nn.relu(jax.lax.conv_general_dilated(h, w_HWIO, (stride, stride), "VALID",
+                                                 dimension_numbers=("NHWC", "HWIO", "NHWC")))
+  dense = lambda name, v: v @ params[name]["Dense_0"]["kernel"] + params[name]["Dense_0"]["bias"]
+  if net == "Net1":
+    return dense("TorchDense_0", h.max(axis=(1, 2)))
+  return dense("TorchDense_0", dense("TorchDense_1", h.reshape(h.shape[0], -1)))
+
+
+@pytest.mark.parametrize("conv_type", CONV_TYPES)
+@pytest.mark.parametrize("net", model.NETS)
+def test_equals_channel_last_xla_convolution_net(net, conv_type):
+  m = model.make_net(net, conv_type)
+  x = jax.random.uniform(jax.random.key(1), (4, 32, 32, 3))
+  y = jnp.array([0, 1, 1, 0])
+  params = m.init(jax.random.key(0), x)["params"]
+  loss = lambda f: lambda p: -jnp.mean(jax.nn.log_softmax(f(p))[jnp.arange(4), y])
+  ours = loss(lambda p: m.apply({"params": p}, x))
+  ref = loss(lambda p: _channel_last_xla_logits(p, x, net, conv_type))
+  chex.assert_trees_all_close(jax.value_and_grad(ours)(params), jax.value_and_grad(ref)(params),
+                              atol=1e-5, rtol=1e-4)

@@ -1,8 +1,10 @@
 """The two 4-layer CNNs of the padding study.
 
 Four bias-free 3x3 convolutions (3-32-32-64-64 channels, strides 1, 2, 2, 2), ReLU after each,
-padded as `conv_type` says. Net1 reads out with a global max-pool and Linear(64, 2); Net2 with
-flatten, Linear(64*s*s, 64) and Linear(64, 2), no activation between.
+padded as `conv_type` says. Images come in and features go out channel-last (N x H x W x C);
+inside the feature extractor activations are C x H x W x N (see conv.py). Net1 reads out with
+a global max-pool and Linear(64, 2); Net2 with flatten (in H, W, C order), Linear(64*s*s, 64)
+and Linear(64, 2), no activation between.
 """
 
 from flax import linen as nn
@@ -21,9 +23,9 @@ class PaddedConv(nn.Module):
   conv_type: str
 
   @nn.compact
-  def __call__(self, x_NHWC):
-    w_HWIO = self.param("kernel", torch_weight_init, (3, 3, x_NHWC.shape[-1], self.features))
-    return padded_conv(x_NHWC, w_HWIO, self.stride, self.conv_type)
+  def __call__(self, x_CHWN):
+    w_HWIO = self.param("kernel", torch_weight_init, (3, 3, x_CHWN.shape[0], self.features))
+    return padded_conv(x_CHWN, w_HWIO, self.stride, self.conv_type)
 
 
 class Features(nn.Module):
@@ -31,9 +33,10 @@ class Features(nn.Module):
 
   @nn.compact
   def __call__(self, x_NHWC):
+    x_CHWN = x_NHWC.transpose(3, 1, 2, 0)
     for features, stride in zip(CHANNELS, STRIDES):
-      x_NHWC = nn.relu(PaddedConv(features, stride, self.conv_type)(x_NHWC))
-    return x_NHWC
+      x_CHWN = nn.relu(PaddedConv(features, stride, self.conv_type)(x_CHWN))
+    return x_CHWN.transpose(3, 1, 2, 0)
 
 
 class Net1(nn.Module):
