@@ -1,4 +1,4 @@
-"""The malloc tunables are merged without overriding the user's, and the re-exec applies them once."""
+"""Malloc tunables merge without overriding the user's; the re-exec applies them once."""
 
 import os
 import platform

@@ -1,1 +1,1 @@
-"""Shared pieces: initialisers, device meshes, atomic I/O, checkpoints, CLI errors."""
+"""Shared pieces: initialisers, device meshes, atomic I/O, checkpoints, errors, malloc settings."""
