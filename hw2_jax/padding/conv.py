@@ -55,7 +55,7 @@ def _tap_window(di, dj, stride, ho, wo):
 def _patches(x_CHWN, stride):
   """C x H x W x N -> (3*3*C) x (Ho*Wo*N), rows in (di, dj, c) order like an HWIO kernel."""
   c, h, w, n = x_CHWN.shape
-  ho, wo = (h - KERNEL) // stride + 1, (w - KERNEL) // stride + 1
+  ho, wo = output_size(h, "valid", stride), output_size(w, "valid", stride)
   taps = []
   for di in range(KERNEL):
     for dj in range(KERNEL):
@@ -84,8 +84,8 @@ def valid_conv(x_CHWN: jax.Array, w_HWIO: jax.Array, stride: int) -> jax.Array:
 
 
 def _valid_conv_fwd(x_CHWN, w_HWIO, stride):
-  c, h, w, n = x_CHWN.shape
-  ho, wo = (h - KERNEL) // stride + 1, (w - KERNEL) // stride + 1
+  _, h, w, n = x_CHWN.shape
+  ho, wo = output_size(h, "valid", stride), output_size(w, "valid", stride)
   p_KxM = _patches(x_CHWN, stride)
   w_KxO = w_HWIO.reshape(-1, w_HWIO.shape[-1])
   y_OxM = jnp.einsum("ko,km->om", w_KxO, p_KxM)
