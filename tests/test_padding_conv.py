@@ -1,4 +1,5 @@
-"""The six paddings equal numpy's pad; the GEMM convolution equals XLA's, values and gradients.
+"""The six paddings equal numpy's pad and their VJPs jnp.pad's; the GEMM convolution equals
+XLA's, values and gradients.
 
 Arrays are channel-major, C x H x W x N, as the feature extractor keeps them (see conv.py).
 """
@@ -23,6 +24,16 @@ def test_pad_equals_numpy(conv_type):
     mode, w = NUMPY_MODES[conv_type]
     expected = np.pad(x, ((0, 0), (w, w), (w, w), (0, 0)), mode=mode)
   np.testing.assert_array_equal(conv.pad(jnp.asarray(x), conv_type), expected)
+
+
+@pytest.mark.parametrize("conv_type", conv.CONV_TYPES)
+def test_pad_vjp_equals_jnp_pad_autodiff(conv_type):
+  x = jax.random.normal(jax.random.key(3), (3, 7, 6, 2))
+  y, vjp = jax.vjp(lambda x: conv.pad(x, conv_type), x)
+  y_ref, vjp_ref = jax.vjp(lambda x: conv.jnp_pad(x, conv_type), x)
+  g = jax.random.normal(jax.random.key(4), y.shape)
+  np.testing.assert_array_equal(y, y_ref)
+  chex.assert_trees_all_close(vjp(g), vjp_ref(g), atol=1e-6)
 
 
 def test_pad_semantics_match_pytorch_padding_modes():

@@ -35,12 +35,63 @@ CONV_TYPES = tuple(PADDINGS)
 KERNEL = 3
 
 
-def pad(x_CHWN: jax.Array, conv_type: str) -> jax.Array:
-  """Pads the two spatial (middle) axes as `conv_type` says."""
+def jnp_pad(x_CHWN: jax.Array, conv_type: str) -> jax.Array:
+  """Pads the two spatial (middle) axes as `conv_type` says, with jnp.pad and its autodiff."""
   mode, width = PADDINGS[conv_type]
   if width == 0:
     return x_CHWN
   return jnp.pad(x_CHWN, ((0, 0), (width, width), (width, width), (0, 0)), mode=mode)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def pad(x_CHWN: jax.Array, conv_type: str) -> jax.Array:
+  """`jnp_pad` with a hand-written VJP that folds the borders back onto the edge rows.
+
+  jnp.pad's own transpose builds full-size tensors for each border (four extra passes over
+  the padded gradient for `replicate`); here every border is a few rows added in place.
+  """
+  return jnp_pad(x_CHWN, conv_type)
+
+
+def _fold_borders(g, axis, mode, width):
+  """Adjoint of padding `axis` by `width` in `mode`: the core, each border added where it came from.
+
+  The borders are added in place (dynamic-update-slices of a few rows), not as full-size pads,
+  so XLA neither materializes nor re-evaluates the whole gradient once per border.
+  """
+  n = g.shape[axis] - 2 * width
+  take = lambda x, start, stop: jax.lax.slice_in_dim(x, start, stop, axis=axis)
+  core, low, high = take(g, width, width + n), take(g, 0, width), take(g, width + n, n + 2 * width)
+
+  def add_at(x, part, start):  # x with `part` added to rows start, start + 1, ... of `axis`
+    rows = take(x, start, start + part.shape[axis]) + part
+    return jax.lax.dynamic_update_slice_in_dim(x, rows, start, axis)
+
+  if mode == "constant":
+    return core
+  if mode == "edge":     # every low border row copied row 0, every high one row n - 1
+    return add_at(add_at(core, low.sum(axis, keepdims=True), 0),
+                  high.sum(axis, keepdims=True), n - 1)
+  if mode == "reflect":  # low row i copied row width - i, high row i copied row n - 2 - i
+    return add_at(add_at(core, jax.lax.rev(low, (axis,)), 1),
+                  jax.lax.rev(high, (axis,)), n - 1 - width)
+  if mode == "wrap":     # low row i copied row n - width + i, high row i copied row i
+    return add_at(add_at(core, low, n - width), high, 0)
+  raise ValueError(f"unknown padding mode {mode!r}")
+
+
+def _pad_fwd(x_CHWN, conv_type):
+  return pad(x_CHWN, conv_type), None
+
+
+def _pad_bwd(conv_type, _, g_CHWN):
+  mode, width = PADDINGS[conv_type]
+  if width == 0:
+    return (g_CHWN,)
+  return (_fold_borders(_fold_borders(g_CHWN, 1, mode, width), 2, mode, width),)
+
+
+pad.defvjp(_pad_fwd, _pad_bwd)
 
 
 def output_size(size: int, conv_type: str, stride: int, kernel: int = KERNEL) -> int:
@@ -128,5 +179,5 @@ def padded_conv(x_CHWN: jax.Array, w_HWIO: jax.Array, stride: int, conv_type: st
 def reference_conv(x_CHWN, w_HWIO, stride: int, conv_type: str) -> jax.Array:
   """The same with XLA's convolution: the reference for tests and benchmarks."""
   return jax.lax.conv_general_dilated(
-      pad(x_CHWN, conv_type), w_HWIO, (stride, stride), "VALID",
+      jnp_pad(x_CHWN, conv_type), w_HWIO, (stride, stride), "VALID",
       dimension_numbers=("CHWN", "HWIO", "CHWN"))
