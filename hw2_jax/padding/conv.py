@@ -107,15 +107,21 @@ def _tap_window(di, dj, stride, ho, wo):
 
 
 def _patches(x_CHWN, stride):
-  """C x H x W x N -> (3*3*C) x (Ho*Wo*N), rows in (di, dj, c) order like an HWIO kernel."""
+  """C x H x W x N -> (3*3*C) x (Ho*Wo*N), rows in (di, dj, c) order like an HWIO kernel.
+
+  Concatenated in two levels of three (dj along channels, then di along a new leading axis):
+  XLA:CPU fuses producers only into concatenates of at most eight operands, and a flat
+  concatenate of the nine taps materialized every tap and then copied them all again.
+  """
   c, h, w, n = x_CHWN.shape
   ho, wo = output_size(h, "valid", stride), output_size(w, "valid", stride)
-  taps = []
-  for di in range(KERNEL):
-    for dj in range(KERNEL):
-      start, limit, strides = _tap_window(di, dj, stride, ho, wo)
-      taps.append(jax.lax.slice(x_CHWN, (0, *start, 0), (c, *limit, n), (1, *strides, 1)))
-  return jnp.concatenate(taps, axis=0).reshape(KERNEL**2 * c, n * ho * wo)
+
+  def tap(di, dj):
+    start, limit, strides = _tap_window(di, dj, stride, ho, wo)
+    return jax.lax.slice(x_CHWN, (0, *start, 0), (c, *limit, n), (1, *strides, 1))
+
+  rows = [jnp.concatenate([tap(di, dj) for dj in range(KERNEL)])[None] for di in range(KERNEL)]
+  return jnp.concatenate(rows).reshape(KERNEL**2 * c, n * ho * wo)
 
 
 def _col2im(dp_KxM, stride, shape, ho, wo):
