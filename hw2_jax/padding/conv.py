@@ -13,8 +13,9 @@ concatenates along the minor axis and its pads and transposes dominated the step
 benchmarks/ and the README). The VJP is hand-written: the weight gradient is one GEMM, ordered
 (O x M)(M x K) so that XLA transposes the plain patches rather than fusing the whole input
 gradient of the next layer into a transposing copy (5x slower under `jax.vmap`), and the input
-gradient is one GEMM plus a col2im that adds the nine taps back with strided pads.
-`reference_conv` is XLA's own convolution, to test against.
+gradient is one GEMM plus a col2im that adds the nine taps back per stride phase. The padding
+has its own VJP (`pad`), which adds the borders back in place. `reference_conv` is XLA's own
+convolution on `jnp_pad`, to test against.
 """
 
 import functools
@@ -48,7 +49,7 @@ def jnp_pad(x_CHWN: jax.Array, conv_type: str) -> jax.Array:
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
 def pad(x_CHWN: jax.Array, conv_type: str) -> jax.Array:
-  """`jnp_pad` with a hand-written VJP that folds the borders back onto the edge rows.
+  """`jnp_pad` with a hand-written VJP that adds each border back onto the rows it copied.
 
   jnp.pad's own transpose builds full-size tensors for each border (four extra passes over
   the padded gradient for `replicate`); here every border is a few rows added in place.
@@ -57,21 +58,22 @@ def pad(x_CHWN: jax.Array, conv_type: str) -> jax.Array:
 
 
 def _fold_borders(g, axis, mode, width):
-  """Adjoint of padding `axis` by `width` in `mode`: the core, each border added where it came from.
+  """Adjoint of padding `axis` by `width` in `mode`: the core plus each border where it came from.
 
   The borders are added in place (dynamic-update-slices of a few rows), not as full-size pads,
   so XLA neither materializes nor re-evaluates the whole gradient once per border.
   """
   n = g.shape[axis] - 2 * width
   take = lambda x, start, stop: jax.lax.slice_in_dim(x, start, stop, axis=axis)
-  core, low, high = take(g, width, width + n), take(g, 0, width), take(g, width + n, n + 2 * width)
+  core = take(g, width, width + n)
+  if mode == "constant":
+    return core
+  low, high = take(g, 0, width), take(g, width + n, n + 2 * width)
 
   def add_at(x, part, start):  # x with `part` added to rows start, start + 1, ... of `axis`
     rows = take(x, start, start + part.shape[axis]) + part
     return jax.lax.dynamic_update_slice_in_dim(x, rows, start, axis)
 
-  if mode == "constant":
-    return core
   if mode == "edge":     # every low border row copied row 0, every high one row n - 1
     return add_at(add_at(core, low.sum(axis, keepdims=True), 0),
                   high.sum(axis, keepdims=True), n - 1)
