@@ -18,7 +18,9 @@ has its own VJP (`pad`), which adds the borders back in place. `reference_conv` 
 convolution on `jnp_pad`, to test against.
 """
 
+import collections
 import functools
+import itertools
 
 import jax
 import jax.numpy as jnp
@@ -91,8 +93,6 @@ def _pad_fwd(x_CHWN, conv_type):
 
 def _pad_bwd(conv_type, _, g_CHWN):
   mode, width = PADDINGS[conv_type]
-  if width == 0:
-    return (g_CHWN,)
   return (_fold_borders(_fold_borders(g_CHWN, 1, mode, width), 2, mode, width),)
 
 
@@ -139,18 +139,12 @@ def _col2im(dp_KxM, stride, shape, ho, wo):
   taps = dp_KxM.reshape(KERNEL, KERNEL, c, ho, wo, n)
   hp, wp = -(-h // stride), -(-w // stride)
   zero = jnp.zeros((), dp_KxM.dtype)
-  rows = []
-  for ph in range(stride):
-    cols = []
-    for pw in range(stride):
-      phase = jnp.zeros((c, hp, wp, n), dp_KxM.dtype)
-      for di in range(ph, KERNEL, stride):
-        for dj in range(pw, KERNEL, stride):
-          oi, oj = di // stride, dj // stride
-          phase = phase + jax.lax.pad(taps[di, dj], zero, ((0, 0, 0), (oi, hp - oi - ho, 0),
-                                                           (oj, wp - oj - wo, 0), (0, 0, 0)))
-      cols.append(phase)
-    rows.append(jnp.stack(cols, axis=3))
+  phases = collections.defaultdict(lambda: jnp.zeros((c, hp, wp, n), dp_KxM.dtype))
+  for di, dj in itertools.product(range(KERNEL), repeat=2):
+    oi, oj = di // stride, dj // stride
+    phases[di % stride, dj % stride] += jax.lax.pad(
+        taps[di, dj], zero, ((0, 0, 0), (oi, hp - oi - ho, 0), (oj, wp - oj - wo, 0), (0, 0, 0)))
+  rows = [jnp.stack([phases[ph, pw] for pw in range(stride)], axis=3) for ph in range(stride)]
   dx = jnp.stack(rows, axis=2).reshape(c, hp * stride, wp * stride, n)
   return dx[:, :h, :w]
 
