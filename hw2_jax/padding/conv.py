@@ -88,7 +88,7 @@ def _fold_borders(g, axis, mode, width):
 
 
 def _pad_fwd(x_CHWN, conv_type):
-  return pad(x_CHWN, conv_type), None
+  return jnp_pad(x_CHWN, conv_type), None
 
 
 def _pad_bwd(conv_type, _, g_CHWN):
@@ -103,11 +103,6 @@ def output_size(size: int, conv_type: str, stride: int, kernel: int = KERNEL) ->
   return (size + 2 * PADDINGS[conv_type][1] - kernel) // stride + 1
 
 
-def _tap_window(di, dj, stride, ho, wo):
-  """(start, limit, strides) of the input window that kernel tap (di, dj) reads."""
-  return ((di, dj), (di + stride * (ho - 1) + 1, dj + stride * (wo - 1) + 1), (stride, stride))
-
-
 def _patches(x_CHWN, stride):
   """C x H x W x N -> (3*3*C) x (Ho*Wo*N), rows in (di, dj, c) order like an HWIO kernel.
 
@@ -118,9 +113,9 @@ def _patches(x_CHWN, stride):
   c, h, w, n = x_CHWN.shape
   ho, wo = output_size(h, "valid", stride), output_size(w, "valid", stride)
 
-  def tap(di, dj):
-    start, limit, strides = _tap_window(di, dj, stride, ho, wo)
-    return jax.lax.slice(x_CHWN, (0, *start, 0), (c, *limit, n), (1, *strides, 1))
+  def tap(di, dj):  # the input window kernel tap (di, dj) reads, every stride-th row and column
+    limit = (c, di + stride * (ho - 1) + 1, dj + stride * (wo - 1) + 1, n)
+    return jax.lax.slice(x_CHWN, (0, di, dj, 0), limit, (1, stride, stride, 1))
 
   rows = [jnp.concatenate([tap(di, dj) for dj in range(KERNEL)])[None] for di in range(KERNEL)]
   return jnp.concatenate(rows).reshape(KERNEL**2 * c, n * ho * wo)
