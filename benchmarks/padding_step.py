@@ -5,7 +5,10 @@ study trains them); images/s per seed; XLA's FLOP count of the step and the rati
 time to the matmul roofline (FLOPs / the f32 matmul throughput measured in the same run);
 compile time. `--reference` also times the same step with XLA's own convolution
 (`conv.reference_conv`), the implementation before the GEMM convolution, and, when PyTorch is
-installed, the PyTorch original (ratio JAX / PyTorch measured in the same run).
+installed, the PyTorch original on the same kind of device (its CUDA build on a GPU; ratio
+JAX / PyTorch measured in the same run). `--reference-vmapped` adds XLA's convolution with the
+seeds under `jax.vmap` (a grouped convolution: about 20 s a step on a 2-core CPU, so off by
+default).
 
 Steps are timed in the steady state, after `--warmup` steps: the first steps of a process fault
 in the memory XLA:CPU then reuses (see hw2_jax/core/host_memory.py, whose malloc settings this
@@ -37,7 +40,9 @@ def _median_seconds(fn, *args, repeats):
   return float(np.median(times))
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+def matmul_gflops(n: int | None = None, repeats: int = 5) -> float:
+  """f32 matmul throughput at XLA's default precision (TF32 on recent NVIDIA GPUs)."""
+  n = n or (2048 if jax.default_backend() == "cpu" else 8192)  # big enough to fill a GPU
   a = jax.random.normal(jax.random.key(0), (n, n))
   f = jax.jit(lambda a: a @ a)
   jax.block_until_ready(f(a))
@@ -66,10 +71,13 @@ def time_step(net: str, conv_type: str, seeds: int, repeats: int, warmup: int,
 
 
 def torch_step_seconds(net: str, conv_type: str, repeats: int, warmup: int) -> float | None:
-  """The PyTorch original's step on the same CPU, or None when PyTorch is not installed."""
+  """The PyTorch original's step on JAX's kind of device, or None without a matching PyTorch."""
   try:
     import torch
   except ImportError:
+    return None
+  device = "cpu" if jax.default_backend() == "cpu" else "cuda"
+  if device == "cuda" and not (jax.default_backend() == "gpu" and torch.cuda.is_available()):
     return None
   mode, pad = {"valid": ("zeros", 0), "sconv": ("zeros", 1), "fconv": ("zeros", 2),
                "reflect": ("reflect", 2), "replicate": ("replicate", 2),
@@ -83,15 +91,18 @@ def torch_step_seconds(net: str, conv_type: str, repeats: int, warmup: int) -> f
   head = ([torch.nn.AdaptiveMaxPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 2)]
           if net == "Net1" else
           [torch.nn.Flatten(), torch.nn.Linear(64 * s * s, 64), torch.nn.Linear(64, 2)])
-  net_t = torch.nn.Sequential(*layers, *head)
+  net_t = torch.nn.Sequential(*layers, *head).to(device)
   opt = torch.optim.Adadelta(net_t.parameters(), lr=1.0, rho=0.9, eps=1e-6, weight_decay=5e-5)
   x, y = data.generate(BATCH)
-  xb, yb = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(y).long()
+  xb = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous().to(device)
+  yb = torch.from_numpy(y).long().to(device)
 
   def step():
     opt.zero_grad()
     torch.nn.functional.cross_entropy(net_t(xb), yb).backward()
     opt.step()
+    if device == "cuda":
+      torch.cuda.synchronize()
 
   for _ in range(max(1, warmup)):
     step()
@@ -112,6 +123,8 @@ def main(argv=None) -> None:
   parser.add_argument("--warmup", type=int, default=20, help="untimed steps before timing")
   parser.add_argument("--reference", action="store_true",
                       help="also time XLA's convolution (slow on CPU) and PyTorch if installed")
+  parser.add_argument("--reference-vmapped", action="store_true",
+                      help="also time XLA's convolution with the seeds vmapped (very slow on CPU)")
   parser.add_argument("--out", default="results/bench")
   args = parser.parse_args(argv)
   out = io.ensure_writable_dir(args.out)
@@ -133,6 +146,10 @@ def main(argv=None) -> None:
     if args.reference:
       row["ms_xla_conv_one_model"] = 1e3 * time_step(net, conv_type, 1, repeats, 1,
                                                      conv.reference_conv)["seconds"]
+    if args.reference_vmapped:
+      row["ms_xla_conv_per_seed_vmapped"] = 1e3 * time_step(
+          net, conv_type, args.seeds, repeats, 1, conv.reference_conv)["seconds"] / args.seeds
+    if args.reference:
       torch_s = torch_step_seconds(net, conv_type, repeats, args.warmup)
       if torch_s is not None:
         row["ms_pytorch"] = 1e3 * torch_s
@@ -140,17 +157,23 @@ def main(argv=None) -> None:
         row["jax_vmapped_over_pytorch"] = per_seed / torch_s
     rows.append(row)
     print({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
-  result = {"device": devices.describe(), "matmul_gflops": gflops, "seeds": args.seeds,
-            "batch": BATCH, "repeats": repeats, "rows": rows}
+    table = _write(out, {"device": devices.describe(), "matmul_gflops": gflops,
+                         "seeds": args.seeds, "batch": BATCH, "repeats": repeats, "rows": rows})
+  print(table)
+
+
+def _write(out, result: dict) -> str:
+  """Writes padding_step.{json,md} (after every configuration, so a cut-off run keeps its rows)."""
+  rows = result["rows"]
   cols = [k for k in rows[0] if k not in ("net", "conv_type")]
-  table = [f"Matmul f32 throughput: {gflops:.0f} GFLOP/s on {result['device']}; "
-           f"median of {repeats}; vmapped = {args.seeds} seeds.\n",
+  table = [f"Matmul f32 throughput: {result['matmul_gflops']:.0f} GFLOP/s on {result['device']}; "
+           f"median of {result['repeats']}; vmapped = {result['seeds']} seeds.\n",
            "| net | conv type | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
   table += [f"| {r['net']} | {r['conv_type']} | " + " | ".join(f"{r[c]:.2f}" for c in cols) + " |"
             for r in rows]
   io.write_json(out / "padding_step.json", result)
   io.write_text(out / "padding_step.md", "\n".join(table) + "\n")
-  print("\n".join(table))
+  return "\n".join(table)
 
 
 if __name__ == "__main__":
