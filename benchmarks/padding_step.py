@@ -7,8 +7,10 @@ compile time. `--reference` also times the same step with XLA's own convolution
 (`conv.reference_conv`), the implementation before the GEMM convolution, and, when PyTorch is
 installed, the PyTorch original on the same kind of device (its CUDA build on a GPU; ratio
 JAX / PyTorch measured in the same run). `--reference-vmapped` adds XLA's convolution with the
-seeds under `jax.vmap` (a grouped convolution: about 20 s a step on a 2-core CPU, so off by
-default).
+seeds under `jax.vmap` (a grouped convolution: about 20 s a step on a 2-core CPU, and over
+100 s to compile on an H200, so off by default). On a GPU, compiling is most of the run: XLA
+autotunes every new GEMM shape (43 s for Net1 fconv's step on an H200), so time a few
+configurations there (`--nets`, `--conv-types`, `--quick`).
 
 Steps are timed in the steady state, after `--warmup` steps: the first steps of a process fault
 in the memory XLA:CPU then reuses (see hw2_jax/core/host_memory.py, whose malloc settings this
@@ -118,6 +120,9 @@ def main(argv=None) -> None:
   parser = argparse.ArgumentParser(prog="python -m benchmarks.padding_step", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--quick", action="store_true", help="Net1 fconv and valid only, 3 repeats")
+  parser.add_argument("--nets", nargs="+", default=list(model.NETS), choices=model.NETS)
+  parser.add_argument("--conv-types", nargs="+", default=list(conv.CONV_TYPES),
+                      choices=conv.CONV_TYPES, metavar="TYPE", help="padding types to time")
   parser.add_argument("--seeds", type=int, default=10, help="models under jax.vmap")
   parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--warmup", type=int, default=20, help="untimed steps before timing")
@@ -130,7 +135,7 @@ def main(argv=None) -> None:
   out = io.ensure_writable_dir(args.out)
   repeats = 3 if args.quick else args.repeats
   configs = ([("Net1", "fconv"), ("Net1", "valid")] if args.quick else
-             [(n, c) for n in model.NETS for c in conv.CONV_TYPES])
+             [(n, c) for n in args.nets for c in args.conv_types])
   gflops = matmul_gflops()
   rows = []
   for net, conv_type in configs:
