@@ -53,6 +53,15 @@ def test_early_stopping_keeps_best_and_stops_after_patience():
   np.testing.assert_array_equal(state.val_acc, [40.0, 60.0])  # last epoch trained
 
 
+def test_init_state_equals_model_init_per_seed():
+  net = model.make_net("Net1", "reflect")
+  state = train.init_state(net, train.TrainConfig(), [4, 9], (32, 32, 3))
+  for i, seed in enumerate([4, 9]):
+    expected = net.init(jax.random.key(seed), jnp.zeros((1, 32, 32, 3)))["params"]
+    chex.assert_trees_all_equal(jax.tree.map(lambda a: a[i], state.params), expected)
+    chex.assert_trees_all_equal(jax.tree.map(lambda a: a[i], state.best_params), expected)
+
+
 def test_vmapped_seeds_equal_seeds_trained_alone():
   cfg = train.TrainConfig(epochs=2, batch_size=100)
   splits = data.make_splits(**TINY)
