@@ -18,7 +18,10 @@ def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       prog="python -m hw2_jax",
       description="Reproduce the hw2 experiments: the CNN padding study, the rotation "
-                  "study and the micro-GPT.")
+                  "study and the micro-GPT.",
+      epilog="Compiled programs are cached in $XDG_CACHE_HOME or ~/.cache, under hw2_jax/jax, "
+             "so a rerun or --resume skips most compiling; set JAX_COMPILATION_CACHE_DIR to "
+             "move the cache or HW2_JAX_NO_COMPILE_CACHE=1 to turn it off.")
   subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
   for name in _STUDIES:
     importlib.import_module(name).register(subparsers)

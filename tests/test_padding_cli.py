@@ -73,9 +73,11 @@ def test_unwritable_output_directory(tmp_path, capsys):
 
 def test_multi_device_run_equals_single_device(small_run, tmp_path):
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
-             JAX_PLATFORMS="cpu")
+             JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"))
   subprocess.run([sys.executable, "-m", "hw2_jax", "padding-study", *SMALL, "--out",
                   str(tmp_path)], env=env, check=True, capture_output=True)
+  # The entry point turns JAX's compilation cache on: the epoch step was written to it.
+  assert list((tmp_path / "cache").glob("jit_epoch_step-*"))
   multi = json.loads((tmp_path / "padding_study.json").read_text())
   single = json.loads((small_run / "padding_study.json").read_text())
   assert multi["device"].startswith("4 x")
