@@ -78,9 +78,10 @@ def torch_step_seconds(net: str, conv_type: str, repeats: int, warmup: int) -> f
     import torch
   except ImportError:
     return None
-  device = "cpu" if jax.default_backend() == "cpu" else "cuda"
-  if device == "cuda" and not (jax.default_backend() == "gpu" and torch.cuda.is_available()):
-    return None
+  backend = jax.default_backend()
+  if backend not in ("cpu", "gpu") or (backend == "gpu" and not torch.cuda.is_available()):
+    return None  # PyTorch on another kind of device than JAX's would compare nothing
+  device = "cuda" if backend == "gpu" else "cpu"
   mode, pad = {"valid": ("zeros", 0), "sconv": ("zeros", 1), "fconv": ("zeros", 2),
                "reflect": ("reflect", 2), "replicate": ("replicate", 2),
                "circular": ("circular", 2)}[conv_type]
@@ -119,7 +120,9 @@ def torch_step_seconds(net: str, conv_type: str, repeats: int, warmup: int) -> f
 def main(argv=None) -> None:
   parser = argparse.ArgumentParser(prog="python -m benchmarks.padding_step", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--quick", action="store_true", help="Net1 fconv and valid only, 3 repeats")
+  parser.add_argument("--quick", action="store_true",
+                      help="Net1 fconv and valid only (in place of --nets, --conv-types), "
+                           "3 repeats")
   parser.add_argument("--nets", nargs="+", default=list(model.NETS), choices=model.NETS)
   parser.add_argument("--conv-types", nargs="+", default=list(conv.CONV_TYPES),
                       choices=conv.CONV_TYPES, metavar="TYPE", help="padding types to time")
@@ -151,15 +154,14 @@ def main(argv=None) -> None:
     if args.reference:
       row["ms_xla_conv_one_model"] = 1e3 * time_step(net, conv_type, 1, repeats, 1,
                                                      conv.reference_conv)["seconds"]
-    if args.reference_vmapped:
-      row["ms_xla_conv_per_seed_vmapped"] = 1e3 * time_step(
-          net, conv_type, args.seeds, repeats, 1, conv.reference_conv)["seconds"] / args.seeds
-    if args.reference:
       torch_s = torch_step_seconds(net, conv_type, repeats, args.warmup)
       if torch_s is not None:
         row["ms_pytorch"] = 1e3 * torch_s
         row["jax_over_pytorch"] = one["seconds"] / torch_s
         row["jax_vmapped_over_pytorch"] = per_seed / torch_s
+    if args.reference_vmapped:
+      row["ms_xla_conv_per_seed_vmapped"] = 1e3 * time_step(
+          net, conv_type, args.seeds, repeats, 1, conv.reference_conv)["seconds"] / args.seeds
     rows.append(row)
     print({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
     table = _write(out, {"device": devices.describe(), "matmul_gflops": gflops,

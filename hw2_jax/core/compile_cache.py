@@ -4,7 +4,7 @@ Every process compiles its programs anew: about 5 s per padding-study configurat
 2-core CPU, and on a GPU most of the study's time (XLA autotunes each new GEMM shape: README,
 "GPU and TPU"). With the cache, a rerun or a `--resume` after an interruption loads them from
 disk (`padding-study --rounds 2 --epochs 2 --nets Net1 --conv-types valid fconv` on the 2-core
-CPU: 24.9 s, then 13.7 s).
+CPU: 24.9 s, then 14.0 s).
 
 The cache is $JAX_COMPILATION_CACHE_DIR when set, else $XDG_CACHE_HOME/hw2_jax/jax
 (~/.cache/hw2_jax/jax); HW2_JAX_NO_COMPILE_CACHE=1 turns it off. JAX keys each entry by the
