@@ -90,6 +90,8 @@ def run_study(cfg: StudyConfig) -> dict:
       start = time.perf_counter()
       with tqdm(total=cfg.epochs, desc=f"{net} {conv_type:<9}", unit="epoch",
                 leave=True, dynamic_ncols=True) as bar:
+        # The first epoch also compiles: about 2 s on the CPU, up to a minute on a GPU.
+        bar.set_postfix_str("compiling, first epoch")
         def on_epoch(epoch, metrics, state):
           active = np.asarray(state.active)[:cfg.rounds]
           bar.update()
