@@ -7,14 +7,20 @@
 #          compare against references to 1e-5; XLA's default on the GPU is TF32);
 #   bench  the padding-step benchmark for Net1 fconv and valid: one model, 10 seeds vmapped,
 #          XLA's convolution, and PyTorch on the same GPU;
-#   gpt    the GPT training throughput.
-# STAGES picks and orders them (default: all, in this order). Each stage has its own time limit
-# (STUDY_LIMIT, ...), so a slow stage cannot starve the ones after it. On an H200 (2026-11-27,
-# jax 0.11.2) compiling dominated: the study's first epoch of each configuration took 5-66 s
-# (XLA autotunes each new GEMM shape), its other 49 epochs 2-3 s; 8 of the 12 configurations
-# finished in 269 s. Net1 fconv's benchmark step took 43 s to compile, XLA's vmapped grouped
-# convolution over 100 s. Logs and results go to $WORK (default /tmp/device-check) and are
-# packed, with the main tables, into $OUT (the device tool's output folder) after every stage.
+#   gpt    the GPT training throughput;
+#   study-cached      only when STAGES names it (after study): the study again, with the
+#          programs study left in the compilation cache ($WORK/jax-cache);
+#   study-noautotune  only when STAGES names it: the study with XLA's GEMM autotuning off
+#          (XLA_FLAGS=--xla_gpu_autotune_level=0) and no cache, to see how much of its
+#          compiling that is.
+# STAGES picks and orders them (default: the five above, in this order). Each stage has its own
+# time limit (STUDY_LIMIT, ...), so a slow stage cannot starve the ones after it. On an H200
+# (2026-11-27, jax 0.11.2) compiling dominated: the study's first epoch of each configuration took
+# 5-66 s (XLA autotunes each new GEMM shape), its other 49 epochs 2-3 s; 8 of the 12
+# configurations finished in 269 s. Net1 fconv's benchmark step took 43 s to compile, XLA's
+# vmapped grouped convolution over 100 s. Logs and results go to $WORK (default /tmp/device-check)
+# and are packed, with the main tables, into $OUT (the device tool's output folder) after every
+# stage.
 #
 #   OUT=$OUT bash benchmarks/device_check.sh                       # on the device machine
 #   STAGES="env bench" BENCH_ARGS="--conv-types reflect" bash benchmarks/device_check.sh
@@ -27,7 +33,7 @@ mkdir -p "$OUT" "$WORK"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 
 pack() {
-  tar czf "$OUT/device_check.tar.gz" -C "$WORK" .
+  tar czf "$OUT/device_check.tar.gz" --exclude=./jax-cache -C "$WORK" .
   for f in study/padding_study.md bench/padding_step.md; do
     if [ -f "$WORK/$f" ]; then cp "$WORK/$f" "$OUT/"; fi
   done
@@ -56,8 +62,13 @@ for name in ('jax', 'jaxlib', 'flax', 'optax', 'chex', 'orbax-checkpoint', 'nump
   except md.PackageNotFoundError:
     print(name, 'not installed')
 PYEOF" ;;
-    study) stage study "${STUDY_LIMIT:-400}" $PY -m hw2_jax padding-study --out "$WORK/study" \
-             ${STUDY_ARGS:-} ;;
+    study|study-cached)  # study-cached: the same again, its programs from study's cache
+      stage "$1" "${STUDY_LIMIT:-400}" env JAX_COMPILATION_CACHE_DIR="$WORK/jax-cache" \
+        $PY -m hw2_jax padding-study --out "$WORK/$1" ${STUDY_ARGS:-} ;;
+    study-noautotune)
+      stage "$1" "${STUDY_LIMIT:-400}" env XLA_FLAGS=--xla_gpu_autotune_level=0 \
+        HW2_JAX_NO_COMPILE_CACHE=1 $PY -m hw2_jax padding-study --out "$WORK/$1" \
+        ${STUDY_ARGS:-} ;;
     tests) stage tests "${TESTS_LIMIT:-120}" env JAX_DEFAULT_MATMUL_PRECISION=highest \
              XLA_PYTHON_CLIENT_PREALLOCATE=false $PY -m pytest -p no:cacheprovider -n 8 \
              ${TESTS:-tests/test_padding_conv.py tests/test_padding_model.py \
@@ -67,7 +78,8 @@ PYEOF" ;;
              ${BENCH_ARGS:-} ;;
     gpt) stage gpt "${GPT_LIMIT:-90}" $PY -m benchmarks.gpt_tokens --steps 10 \
            --out "$WORK/bench/gpt_tokens.json" ${GPT_ARGS:-} ;;
-    *) echo "unknown stage $1 (choose from env study tests bench gpt)"; return 2 ;;
+    *) echo "unknown stage $1 (env study study-cached study-noautotune tests bench gpt)"
+       return 2 ;;
   esac
 }
 
