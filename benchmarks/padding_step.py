@@ -141,6 +141,8 @@ def main(argv=None) -> None:
              [(n, c) for n in args.nets for c in args.conv_types])
   gflops = matmul_gflops()
   rows = []
+  result = {"device": devices.describe(), "matmul_gflops": gflops, "seeds": args.seeds,
+            "batch": BATCH, "repeats": repeats, "rows": rows}
   for net, conv_type in configs:
     one = time_step(net, conv_type, 1, repeats, args.warmup)
     many = time_step(net, conv_type, args.seeds, repeats, args.warmup)
@@ -164,8 +166,7 @@ def main(argv=None) -> None:
           net, conv_type, args.seeds, repeats, 1, conv.reference_conv)["seconds"] / args.seeds
     rows.append(row)
     print({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
-    table = _write(out, {"device": devices.describe(), "matmul_gflops": gflops,
-                         "seeds": args.seeds, "batch": BATCH, "repeats": repeats, "rows": rows})
+    table = _write(out, result)
   print(table)
 
 
