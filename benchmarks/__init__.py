@@ -1,1 +1,1 @@
-"""Speed benchmarks (never tests): `make bench` runs them and writes results/bench/."""
+"""Speed benchmarks (never tests): `make bench` runs them and writes runs/bench/."""

@@ -1,9 +1,10 @@
-"""`python -m benchmarks [--quick]`: every benchmark, tables printed and written to results/bench/."""
+"""`python -m benchmarks [--quick]`: every benchmark, tables printed and written to --out
+(default runs/bench; `--out results/bench --overwrite` renews the committed record)."""
 
 import argparse
 import importlib
 
-from hw2_jax.core.host_memory import reexec_with_tuned_malloc
+from hw2_jax.core import startup
 
 SUITES = ("benchmarks.padding_step", "benchmarks.gpt_tokens")
 
@@ -13,13 +14,17 @@ def main() -> None:
   parser.add_argument("--only", nargs="+", choices=[s.split(".")[-1] for s in SUITES],
                       help="run only these suites")
   parser.add_argument("--quick", action="store_true", help="fewer configurations and repeats")
+  parser.add_argument("--out", default="runs/bench", help="output folder")
+  parser.add_argument("--overwrite", action="store_true", help="replace earlier results there")
   args = parser.parse_args()
+  common = ["--out", args.out] + ["--quick"] * args.quick + ["--overwrite"] * args.overwrite
   for name in SUITES:
     if args.only and name.split(".")[-1] not in args.only:
       continue
-    importlib.import_module(name).main(["--quick"] if args.quick else [])
+    importlib.import_module(name).main(common)
 
 
 if __name__ == "__main__":
-  reexec_with_tuned_malloc("benchmarks")
+  startup.reexec("benchmarks")
+  startup.init()
   main()

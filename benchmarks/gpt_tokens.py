@@ -3,8 +3,8 @@
   .venv/bin/python -m benchmarks.gpt_tokens [--models gpt-micro gpt-mini] [--steps 5] [--quick]
 
 Times the jitted, donated train step (batch drawn on device) after compilation and
-a few warm-up steps, one step at a time, and reports the median. Writes
-results/bench/gpt_tokens.json and prints a markdown table.
+a few warm-up steps, one step at a time, and reports the median. Writes gpt_tokens.json into
+--out (default runs/bench; refuses to replace it unless --overwrite) and prints a markdown table.
 """
 
 import argparse
@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from hw2_jax.core import host_memory
+from hw2_jax.core import rundir, startup
 
 MODELS = ("gpt-micro", "gpt-mini")
 
@@ -23,23 +23,23 @@ def bench_model(model_type: str, batch_size: int, block_size: int, warmup: int, 
   import jax.numpy as jnp
 
   from hw2_jax.core import devices
-  from hw2_jax.gpt.config import TrainConfig
+  from hw2_jax.gpt.config import Config
   from hw2_jax.gpt.model import num_params
-  from hw2_jax.gpt.optimizer import make_optimizer
+  from hw2_jax.gpt.optimizer import from_config, learning_rate_schedule
   from hw2_jax.gpt.train import create_state, make_train_step
 
-  cfg = TrainConfig(out="", model_type=model_type, train_batch_size=batch_size,
-                    block_size=block_size, dropout=dropout, precision=precision,
-                    fused_attention=fused)
+  cfg = Config(model_type=model_type, train_batch_size=batch_size, block_size=block_size,
+               dropout=dropout, precision=precision, fused_attention=fused)
   model_cfg = cfg.model_config(87, jax.default_backend())  # Grimm's 87 characters
-  tx = make_optimizer(cfg.learning_rate, cfg.weight_decay)
-  mesh = devices.local_mesh()
+  tx = from_config(cfg, 1)
+  mesh = devices.mesh()
   rep = devices.replicated(mesh)
   state = jax.jit(lambda: create_state(model_cfg, tx, 0), out_shardings=rep)()
   data_N = jax.device_put(
-      jax.random.randint(jax.random.PRNGKey(0), (100_000,), 0, 87, jnp.int32), rep)
+      jax.random.randint(jax.random.key(0), (100_000,), 0, 87, jnp.int32), rep)
   t0 = time.perf_counter()
-  step = make_train_step(model_cfg, tx, batch_size, mesh).lower(state, data_N).compile()
+  step = make_train_step(model_cfg, tx, learning_rate_schedule("constant", cfg.learning_rate, 1),
+                         batch_size, mesh).lower(state, data_N).compile()
   compile_s = time.perf_counter() - t0
   times = []
   for i in range(warmup + steps):
@@ -49,7 +49,7 @@ def bench_model(model_type: str, batch_size: int, block_size: int, warmup: int, 
     if i >= warmup:
       times.append(time.perf_counter() - t0)
   median = float(np.median(times))
-  return {"model_type": model_type, "params": num_params(state["params"]),
+  return {"model_type": model_type, "params": num_params(state.params),
           "batch_size": batch_size, "block_size": block_size, "dtype": model_cfg.dtype,
           "fused_attention": model_cfg.fused_attention, "dropout": dropout,
           "compile_s": compile_s, "warmup_steps": warmup, "timed_steps": steps,
@@ -69,10 +69,12 @@ def main(argv=None) -> dict:
   p.add_argument("--dropout", type=float, default=0.1)
   p.add_argument("--precision", default="auto")
   p.add_argument("--fused-attention", action=argparse.BooleanOptionalAction, default=None)
-  p.add_argument("--out", default="results/bench/gpt_tokens.json")
+  p.add_argument("--out", default="runs/bench", help="output folder")
+  p.add_argument("--overwrite", action="store_true", help="replace gpt_tokens.json in --out")
   p.add_argument("--quick", action="store_true",
                  help="gpt-micro only, 1 warm-up and 3 timed steps")
   args = p.parse_args(argv)
+  rundir.check_new_files(args.out, ["gpt_tokens.json"], args.overwrite)
   if args.quick:
     args.models, args.warmup, args.steps = ["gpt-micro"], 1, 3
 
@@ -89,7 +91,7 @@ def main(argv=None) -> dict:
   result = {"device": devices.describe(), "cpu_count": os.cpu_count(),
             "machine": platform.machine(), "jax": jax.__version__,
             "load_avg_1m_at_end": os.getloadavg()[0], "results": rows}
-  write_json(args.out, result)
+  write_json(f"{args.out}/gpt_tokens.json", result)
   print(f"GPT training throughput on {result['device']} (batch {args.batch_size} x "
         f"{args.block_size} tokens, median of {args.steps} steps after {args.warmup} warm-up)\n")
   print("| model | params | dtype | attention | step (s) | tokens/s |")
@@ -98,10 +100,11 @@ def main(argv=None) -> dict:
     print(f"| {r['model_type']} | {r['params']:,} | {r['dtype']} | "
           f"{'fused' if r['fused_attention'] else 'explicit'} | {r['step_s_median']:.3f} | "
           f"{r['tokens_per_s_median']:,.0f} |")
-  print(f"\nwrote {args.out}")
+  print(f"\nwrote {args.out}/gpt_tokens.json")
   return result
 
 
 if __name__ == "__main__":
-  host_memory.reexec_with_tuned_malloc("benchmarks.gpt_tokens")
+  startup.reexec("benchmarks.gpt_tokens")
+  startup.init()
   main()

@@ -16,10 +16,13 @@ Steps are timed in the steady state, after `--warmup` steps: the first steps of 
 in the memory XLA:CPU then reuses (see hw2_jax/core/host_memory.py, whose malloc settings this
 benchmark runs with, as the study does).
 
-Run: `python -m benchmarks.padding_step [--quick]`; writes results/bench/padding_step.{json,md}.
+Run: `python -m benchmarks.padding_step [--quick]`; writes padding_step.{json,md} into --out
+(default runs/bench; it refuses to replace earlier results unless --overwrite). `--precision
+fp32 bf16` times both GEMM precisions (core/precision.py) in the same run.
 """
 
 import argparse
+import itertools
 import time
 from unittest import mock
 
@@ -27,7 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hw2_jax.core import devices, host_memory, io
+from hw2_jax.core import devices, io, rundir, startup
+from hw2_jax.core.report import markdown_table
 from hw2_jax.padding import conv, data, model, train
 
 BATCH = 200
@@ -52,13 +56,13 @@ def matmul_gflops(n: int | None = None, repeats: int = 5) -> float:
 
 
 def time_step(net: str, conv_type: str, seeds: int, repeats: int, warmup: int,
-              conv_fn=None) -> dict:
+              conv_fn=None, precision: str = "fp32") -> dict:
   """One training step for `seeds` models at once: median seconds, compile seconds, FLOPs."""
   x, y = data.generate(BATCH)
   batch = (jnp.asarray(x)[None], jnp.asarray(y)[None])
-  cfg = train.TrainConfig()
+  cfg = train.Recipe()
   with mock.patch.object(model, "padded_conv", conv_fn or conv.padded_conv):
-    m = model.make_net(net, conv_type)
+    m = model.make_net(net, conv_type, precision)
     state = train.init_state(m, cfg, list(range(seeds)), x.shape[1:])
     step = jax.jit(lambda s, xb, yb: train.train_epoch(s, m, cfg, xb, yb))
     start = time.perf_counter()
@@ -133,8 +137,13 @@ def main(argv=None) -> None:
                       help="also time XLA's convolution (slow on CPU) and PyTorch if installed")
   parser.add_argument("--reference-vmapped", action="store_true",
                       help="also time XLA's convolution with the seeds vmapped (very slow on CPU)")
-  parser.add_argument("--out", default="results/bench")
+  parser.add_argument("--precision", nargs="+", default=["fp32"], choices=("fp32", "bf16"),
+                      help="GEMM precisions to time (each a row per configuration)")
+  parser.add_argument("--out", default="runs/bench", help="output folder")
+  parser.add_argument("--overwrite", action="store_true",
+                      help="replace padding_step.{json,md} already in --out")
   args = parser.parse_args(argv)
+  rundir.check_new_files(args.out, ["padding_step.json", "padding_step.md"], args.overwrite)
   out = io.ensure_writable_dir(args.out)
   repeats = 3 if args.quick else args.repeats
   configs = ([("Net1", "fconv"), ("Net1", "valid")] if args.quick else
@@ -143,17 +152,18 @@ def main(argv=None) -> None:
   rows = []
   result = {"device": devices.describe(), "matmul_gflops": gflops, "seeds": args.seeds,
             "batch": BATCH, "repeats": repeats, "rows": rows}
-  for net, conv_type in configs:
-    one = time_step(net, conv_type, 1, repeats, args.warmup)
-    many = time_step(net, conv_type, args.seeds, repeats, args.warmup)
+  for (net, conv_type), precision in itertools.product(configs, args.precision):
+    one = time_step(net, conv_type, 1, repeats, args.warmup, precision=precision)
+    many = time_step(net, conv_type, args.seeds, repeats, args.warmup, precision=precision)
     per_seed = many["seconds"] / args.seeds
-    row = {"net": net, "conv_type": conv_type, "ms_one_model": 1e3 * one["seconds"],
+    row = {"net": net, "conv_type": conv_type, "precision": precision,
+           "ms_one_model": 1e3 * one["seconds"],
            "ms_per_seed_vmapped": 1e3 * per_seed, "images_per_s_per_seed": BATCH / per_seed,
            "gflop_per_step": one["flops"] / 1e9,
            "roofline_ratio": one["seconds"] / (one["flops"] / (gflops * 1e9)),
            "roofline_ratio_vmapped": many["seconds"] / (many["flops"] / (gflops * 1e9)),
            "compile_s": one["compile_seconds"]}
-    if args.reference:
+    if args.reference and precision == "fp32":
       row["ms_xla_conv_one_model"] = 1e3 * time_step(net, conv_type, 1, repeats, 1,
                                                      conv.reference_conv)["seconds"]
       torch_s = torch_step_seconds(net, conv_type, repeats, args.warmup)
@@ -161,7 +171,7 @@ def main(argv=None) -> None:
         row["ms_pytorch"] = 1e3 * torch_s
         row["jax_over_pytorch"] = one["seconds"] / torch_s
         row["jax_vmapped_over_pytorch"] = per_seed / torch_s
-    if args.reference_vmapped:
+    if args.reference_vmapped and precision == "fp32":
       row["ms_xla_conv_per_seed_vmapped"] = 1e3 * time_step(
           net, conv_type, args.seeds, repeats, 1, conv.reference_conv)["seconds"] / args.seeds
     rows.append(row)
@@ -173,17 +183,20 @@ def main(argv=None) -> None:
 def _write(out, result: dict) -> str:
   """Writes padding_step.{json,md} (after every configuration, so a cut-off run keeps its rows)."""
   rows = result["rows"]
-  cols = [k for k in rows[0] if k not in ("net", "conv_type")]
-  table = [f"Matmul f32 throughput: {result['matmul_gflops']:.0f} GFLOP/s on {result['device']}; "
-           f"median of {result['repeats']}; vmapped = {result['seeds']} seeds.\n",
-           "| net | conv type | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
-  table += [f"| {r['net']} | {r['conv_type']} | " + " | ".join(f"{r[c]:.2f}" for c in cols) + " |"
-            for r in rows]
+  cols = list(dict.fromkeys(k for r in rows for k in r if k not in ("net", "conv_type",
+                                                                     "precision")))
+  cell = lambda r, c: f"{r[c]:.2f}" if c in r else ""
+  table = (f"Matmul f32 throughput: {result['matmul_gflops']:.0f} GFLOP/s on {result['device']}; "
+           f"median of {result['repeats']}; vmapped = {result['seeds']} seeds.\n\n"
+           + markdown_table(["net", "conv type", "precision", *cols],
+                            [[r["net"], r["conv_type"], r["precision"],
+                              *(cell(r, c) for c in cols)] for r in rows]))
   io.write_json(out / "padding_step.json", result)
-  io.write_text(out / "padding_step.md", "\n".join(table) + "\n")
-  return "\n".join(table)
+  io.write_text(out / "padding_step.md", table)
+  return table
 
 
 if __name__ == "__main__":
-  host_memory.reexec_with_tuned_malloc("benchmarks.padding_step")
+  startup.reexec("benchmarks.padding_step")
+  startup.init()
   main()

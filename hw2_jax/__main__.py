@@ -1,8 +1,6 @@
-from hw2_jax.core.host_memory import reexec_with_tuned_malloc
+from hw2_jax.core import startup
 
 if __name__ == "__main__":
-  reexec_with_tuned_malloc("hw2_jax")
-  from hw2_jax.core import compile_cache
+  startup.reexec("hw2_jax")
   from hw2_jax.cli import main
-  compile_cache.enable()
   main()

@@ -47,7 +47,7 @@ def test_temperature_scales_logits():
 
 
 def test_pick_tokens_greedy_and_sampled():
-  key = jax.random.PRNGKey(0)
+  key = jax.random.key(0)
   np.testing.assert_array_equal(pick_tokens(LOGITS, key, greedy=True), [0, 3])
   logits = jnp.tile(LOGITS[:1], (4000, 1))
   draws = np.asarray(pick_tokens(logits, key, greedy=False, top_k=2))
@@ -59,12 +59,12 @@ def test_pick_tokens_greedy_and_sampled():
 
 def test_greedy_with_cache_equals_without():
   cfg = ModelConfig(vocab_size=13, n_layer=2, n_head=2, n_embd=16, block_size=8, dropout=0.0)
-  params = init_params(cfg, jax.random.PRNGKey(1))
+  params = init_params(cfg, jax.random.key(1))
   # sharpen the output so argmax ties are impossible
   params = dict(params, lm_head={"kernel": params["lm_head"]["kernel"] * 50})
   gen = Generator(cfg)
   prompt = np.array([1, 5, 2], np.int32)
-  kw = dict(num_samples=2, max_new_tokens=20, key=jax.random.PRNGKey(0), greedy=True)
+  kw = dict(num_samples=2, max_new_tokens=20, key=jax.random.key(0), greedy=True)
   cached = gen.generate(params, prompt, use_cache=True, **kw)
   uncached = gen.generate(params, prompt, use_cache=False, **kw)
   chex.assert_shape(cached, (2, 23))

@@ -22,19 +22,19 @@ def _apply(cfg, params, idx, pos0=0, cache=None, mutable=False):
 
 
 def _tokens(key=0, B=3, T=8, V=11):
-  return jax.random.randint(jax.random.PRNGKey(key), (B, T), 0, V)
+  return jax.random.randint(jax.random.key(key), (B, T), 0, V)
 
 
 def test_shapes_and_dtypes():
   cfg = dataclasses.replace(CFG, abs_emb=True)
-  params = init_params(cfg, jax.random.PRNGKey(0))
+  params = init_params(cfg, jax.random.key(0))
   logits = _apply(cfg, params, _tokens(T=5))
   chex.assert_shape(logits, (3, 5, 11))
   chex.assert_type(logits, jnp.float32)
   assert params["wpe"]["embedding"].shape == (8, 16)
-  assert "wpe" not in init_params(CFG, jax.random.PRNGKey(0))
+  assert "wpe" not in init_params(CFG, jax.random.key(0))
   bf16 = dataclasses.replace(cfg, dtype="bfloat16")
-  params16 = init_params(bf16, jax.random.PRNGKey(0))
+  params16 = init_params(bf16, jax.random.key(0))
   chex.assert_trees_all_equal_dtypes(params16, params)  # float32 parameters either way
   logits16 = _apply(bf16, params16, _tokens(T=5))
   chex.assert_type(logits16, jnp.float32)
@@ -45,7 +45,7 @@ def test_shapes_and_dtypes():
 def test_causality(fused, abs_emb):
   cfg = dataclasses.replace(CFG, fused_attention=fused, abs_emb=abs_emb)
   model = GPT(cfg)
-  params = init_params(cfg, jax.random.PRNGKey(1))
+  params = init_params(cfg, jax.random.key(1))
   idx = _tokens(1)
   t = 3
   changed = idx.at[:, t + 1:].set((idx[:, t + 1:] + 1) % 11)
@@ -72,7 +72,7 @@ def _from_embeddings(model, params, emb):
 
 
 def test_attention_probabilities_are_causal_distributions():
-  params = init_params(CFG, jax.random.PRNGKey(2))
+  params = init_params(CFG, jax.random.key(2))
   _, inter = _apply(CFG, params, _tokens(2), mutable=("intermediates",))
   for i in range(CFG.n_layer):
     (probs,) = inter["intermediates"][f"h_{i}"]["attn"]["attn_probs"]
@@ -84,7 +84,7 @@ def test_attention_probabilities_are_causal_distributions():
 
 def test_rope_matches_complex_rotation_and_is_relative():
   K = 8
-  x = jax.random.normal(jax.random.PRNGKey(3), (2, 5, 3, K))
+  x = jax.random.normal(jax.random.key(3), (2, 5, 3, K))
   pos = jnp.array([0, 1, 2, 7, 40])
   y = jax.jit(rope)(x, pos)
   chex.assert_trees_all_close(jnp.linalg.norm(y, axis=-1), jnp.linalg.norm(x, axis=-1),
@@ -96,7 +96,7 @@ def test_rope_matches_complex_rotation_and_is_relative():
       1j * np.asarray(pos)[None, :, None, None] * theta)
   chex.assert_trees_all_close(np.asarray(y, np.float64),
                               np.concatenate([z.real, z.imag], -1), atol=1e-5)
-  q, k = jax.random.normal(jax.random.PRNGKey(4), (2, 1, 1, 1, K))
+  q, k = jax.random.normal(jax.random.key(4), (2, 1, 1, 1, K))
   qk = jax.jit(lambda m, n: jnp.sum(rope(q, m[None]) * rope(k, n[None])))
   dot = lambda m, n: float(qk(jnp.int32(m), jnp.int32(n)))
   for m, n in ((5, 2), (9, 9), (3, 11)):
@@ -106,7 +106,7 @@ def test_rope_matches_complex_rotation_and_is_relative():
 
 
 def test_fused_equals_explicit_attention():
-  params = init_params(CFG, jax.random.PRNGKey(5))
+  params = init_params(CFG, jax.random.key(5))
   idx = _tokens(5)
   explicit = _apply(CFG, params, idx)
   fused = _apply(dataclasses.replace(CFG, fused_attention=True), params, idx)
@@ -115,7 +115,7 @@ def test_fused_equals_explicit_attention():
 
 def test_init_statistics():
   cfg = ModelConfig(vocab_size=64, n_layer=4, n_head=4, n_embd=128)
-  params = init_params(cfg, jax.random.PRNGKey(6))
+  params = init_params(cfg, jax.random.key(6))
   flat = {"/".join(k.key for k in path): np.asarray(v)
           for path, v in jax.tree_util.tree_flatten_with_path(params)[0]}
   proj_std = 0.02 / math.sqrt(2 * cfg.n_layer)
@@ -135,7 +135,7 @@ def test_init_statistics():
 @pytest.mark.parametrize("fused,abs_emb", [(False, False), (True, True)])
 def test_kv_cache_matches_full_forward(fused, abs_emb):
   cfg = dataclasses.replace(CFG, fused_attention=fused, abs_emb=abs_emb)
-  params = init_params(cfg, jax.random.PRNGKey(7))
+  params = init_params(cfg, jax.random.key(7))
   idx = _tokens(7)
   full = _apply(cfg, params, idx)
   logits, cache = _apply(cfg, params, idx[:, :3], 0, init_cache(cfg, 3))

@@ -18,7 +18,7 @@ def _names(tree):
 
 
 def test_mask_covers_exactly_the_linear_weights():
-  params = init_params(CFG, jax.random.PRNGKey(0))
+  params = init_params(CFG, jax.random.key(0))
   mask = _names(decay_mask(params))
   decayed = {n for n, m in mask.items() if m}
   linear = {f"h_{i}/{m}/kernel" for i in range(2)
@@ -29,7 +29,7 @@ def test_mask_covers_exactly_the_linear_weights():
 
 
 def test_decay_applies_only_to_masked_weights():
-  params = init_params(CFG, jax.random.PRNGKey(0))
+  params = init_params(CFG, jax.random.key(0))
   params = jax.tree.map(lambda p: jnp.ones_like(p), params)
   tx = make_optimizer(learning_rate=0.1, weight_decay=0.5)
   zero = jax.tree.map(jnp.zeros_like, params)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from hw2_jax.cli import main
-from hw2_jax.gpt.config import TrainConfig
+from hw2_jax.gpt.config import Config
 from hw2_jax.gpt.generate import Generator
 from hw2_jax.gpt.train import restore_run, train_and_evaluate
 
@@ -38,7 +38,7 @@ def _steps(run_dir):
 def test_tiny_model_learns_repeated_text(tmp_path):
   path = tmp_path / "abc.txt"
   path.write_text("abcdefghij" * 60)
-  cfg = TrainConfig(out=str(tmp_path / "run"), txt_file=str(path), model_type="gpt-nano",
+  cfg = Config(out=str(tmp_path / "run"), txt_file=str(path), model_type="gpt-nano",
                     n_layer=2, n_head=2, n_embd=32, block_size=16, train_batch_size=16,
                     dropout=0.0, learning_rate=3e-3, max_steps=150, log_every=50,
                     checkpoint_every=1000, generate_every=0, progress=False)
@@ -48,7 +48,7 @@ def test_tiny_model_learns_repeated_text(tmp_path):
   assert losses[0] > 2.0 and len(losses) == 150
   model_cfg, params, tok, meta = restore_run(cfg.out)
   assert meta["step"] == 150 and tok.chars == "abcdefghij"
-  ids = Generator(model_cfg).generate(params, tok.encode("cde"), 1, 25, jax.random.PRNGKey(0),
+  ids = Generator(model_cfg).generate(params, tok.encode("cde"), 1, 25, jax.random.key(0),
                                       greedy=True)
   assert tok.decode(ids[0]) == "cdefghijabcdefghijabcdefghij"
 
@@ -97,7 +97,7 @@ def test_cli_train_generate_plot_and_resume(story, tmp_path, capsys):
       (["gpt-generate", "--checkpoint", str(full), "--prompt", "Zebra"], "'Z'"),
       (["gpt-generate", "--checkpoint", str(full), "--top-k", "5", "--top-p", "0.9"],
        "together"),
-      (["gpt-generate", "--checkpoint", str(tmp_path / "none")], "no last checkpoint"),
+      (["gpt-generate", "--checkpoint", str(tmp_path / "none")], "no best checkpoint"),
       (["gpt-train", *common, "--out", str(full)], "--resume"),
       (["gpt-train", *common, "--out", str(tmp_path / "new"), "--resume"], "drop --resume"),
   ]:
@@ -131,25 +131,25 @@ _DATA_PARALLEL = textwrap.dedent("""
     from jax.sharding import Mesh
     from hw2_jax.core import devices
     from hw2_jax.gpt.config import ModelConfig
-    from hw2_jax.gpt.optimizer import make_optimizer
+    from hw2_jax.gpt.optimizer import learning_rate_schedule, make_optimizer
     from hw2_jax.gpt.train import create_state, make_train_step
     assert jax.device_count() == 2, jax.devices()
     cfg = ModelConfig(vocab_size=17, n_layer=2, n_head=2, n_embd=16, block_size=8, dropout=0.1)
     tx = make_optimizer(1e-2, 0.1)
-    data = jax.random.randint(jax.random.PRNGKey(0), (500,), 0, 17)
+    data = jax.random.randint(jax.random.key(0), (500,), 0, 17)
     out = {}
     for n in (1, 2):
       mesh = Mesh(np.array(jax.devices()[:n]), ("batch",))
       rep = devices.replicated(mesh)
       state = jax.device_put(create_state(cfg, tx, 0), rep)
-      step = make_train_step(cfg, tx, 8, mesh)
+      step = make_train_step(cfg, tx, learning_rate_schedule("constant", 1e-2, 1), 8, mesh)
       losses = []
       for _ in range(3):
         state, m = step(state, jax.device_put(data, rep))
         losses.append(float(m["loss"]))
-      leaf = jax.tree.leaves(state["params"])[0]
+      leaf = jax.tree.leaves(state.params)[0]
       assert len(leaf.sharding.device_set) == n and leaf.sharding.is_fully_replicated
-      out[n] = (losses, jax.device_get(state["params"]))
+      out[n] = (losses, jax.device_get(state.params))
     np.testing.assert_allclose(out[2][0], out[1][0], rtol=1e-5)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5), out[2][1], out[1][1])
     print("OK", out[2][0])

@@ -23,12 +23,13 @@ def small_run(tmp_path_factory):
 
 def test_writes_the_four_files_with_the_schema(small_run):
   names = sorted(p.name for p in small_run.iterdir())
-  assert names == ["padding_study.csv", "padding_study.json", "padding_study.md",
-                   "padding_study.png"]
+  assert names == [".hw2_jax.lock", "padding_study.csv", "padding_study.json",
+                   "padding_study.md", "padding_study.png"]
   result = json.loads((small_run / "padding_study.json").read_text())
   assert set(result) == {"config", "device", "results"}
   cfg = result["config"]
-  assert (cfg["rounds"], cfg["epochs"], cfg["patience"], cfg["batch_size"]) == (3, 2, 9, 100)
+  assert (cfg["epochs"], cfg["patience"], cfg["batch_size"], cfg["precision"]) == (2, 9, 100,
+                                                                                    "fp32")
   assert (cfg["num_train"], cfg["independent_val"], cfg["seeds"]) == (200, False, [0, 1, 2])
   entry = result["results"]["Net1"]["reflect"]
   assert set(entry) == {"val", "test", "epochs", "seconds"}
@@ -51,7 +52,7 @@ def test_resume_skips_finished_configurations(small_run, monkeypatch):
 @pytest.mark.parametrize("args,message", [
     (["--nets", "Net3"], "unknown net 'Net3'; choose from: Net1, Net2"),
     (["--conv-types", "same"], "unknown conv type 'same'"),
-    (["--rounds", "0"], "rounds must be >= 1, got 0"),
+    (["--rounds", "0"], "--seeds must be >= 1, got 0"),
     (["--batch-size", "300"], "--batch-size 300 does not divide --num-train 2000"),
 ])
 def test_bad_input_is_one_line_before_training(args, message, tmp_path, capsys, monkeypatch):
@@ -68,11 +69,12 @@ def test_unwritable_output_directory(tmp_path, capsys):
   blocker.write_text("")
   with pytest.raises(SystemExit):
     cli.main(["padding-study", "--out", str(blocker / "sub")])
-  assert "is not writable" in capsys.readouterr().err
+  assert "is not a writable folder" in capsys.readouterr().err
 
 
 def test_multi_device_run_equals_single_device(small_run, tmp_path):
   env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+             HW2_JAX_NO_COMPILE_CACHE="",
              JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"))
   subprocess.run([sys.executable, "-m", "hw2_jax", "padding-study", *SMALL, "--out",
                   str(tmp_path)], env=env, check=True, capture_output=True)

@@ -11,7 +11,7 @@ TINY = dict(num_train=200, num_val=100, num_test=100)
 
 
 def test_adadelta_equals_pytorch_algorithm():
-  cfg = train.TrainConfig(weight_decay=0.1, rho=0.8, learning_rate=0.7)
+  cfg = train.Recipe(weight_decay=0.1, rho=0.8, learning_rate=0.7)
   rng = np.random.RandomState(0)
   p = {"a": rng.randn(3).astype(np.float32), "b": rng.randn(2, 2).astype(np.float32)}
   tx = train.optimizer(cfg)
@@ -38,7 +38,8 @@ def test_early_stopping_keeps_best_and_stops_after_patience():
   state = train.SeedsState(
       params={"w": jnp.zeros(2)}, opt_state=(), best_params={"w": jnp.zeros(2)},
       best_loss=jnp.full(2, jnp.inf), bad_epochs=jnp.zeros(2, jnp.int32),
-      active=jnp.ones(2, bool), epochs=jnp.zeros(2, jnp.int32), val_acc=jnp.zeros(2))
+      active=jnp.ones(2, bool), epochs=jnp.zeros(2, jnp.int32), val_acc=jnp.zeros(2),
+      diverged=jnp.zeros(2, bool))
   actives = []
   for epoch in range(losses.shape[1]):
     state = state._replace(params={"w": jnp.where(state.active, epoch, state.params["w"])})
@@ -55,7 +56,7 @@ def test_early_stopping_keeps_best_and_stops_after_patience():
 
 def test_init_state_equals_model_init_per_seed():
   net = model.make_net("Net1", "reflect")
-  state = train.init_state(net, train.TrainConfig(), [4, 9], (32, 32, 3))
+  state = train.init_state(net, train.Recipe(), [4, 9], (32, 32, 3))
   for i, seed in enumerate([4, 9]):
     expected = net.init(jax.random.key(seed), jnp.zeros((1, 32, 32, 3)))["params"]
     chex.assert_trees_all_equal(jax.tree.map(lambda a: a[i], state.params), expected)
@@ -63,7 +64,7 @@ def test_init_state_equals_model_init_per_seed():
 
 
 def test_vmapped_seeds_equal_seeds_trained_alone():
-  cfg = train.TrainConfig(epochs=2, batch_size=100)
+  cfg = train.Recipe(epochs=2, batch_size=100)
   splits = data.make_splits(**TINY)
   net = model.make_net("Net2", "circular")
   batches = lambda s: tuple(jnp.asarray(train.to_batches(a, 100)) for a in splits[s])
@@ -80,7 +81,7 @@ def test_vmapped_seeds_equal_seeds_trained_alone():
 
 
 def test_train_seeds_learns_and_reports_per_seed():
-  cfg = train.TrainConfig(epochs=3, batch_size=100)
+  cfg = train.Recipe(epochs=3, batch_size=100)
   res = train.train_seeds(model.make_net("Net2", "valid"), cfg, data.make_splits(**TINY), [0, 1])
   chex.assert_shape([res.val_acc, res.test_acc, res.epochs], [(2,)] * 3)
   np.testing.assert_array_equal(res.epochs, [3, 3])

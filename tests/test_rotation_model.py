@@ -7,12 +7,12 @@ import numpy as np
 from flax import linen as nn
 
 from hw2_jax.rotation.model import CNN, max_pool_2x2
-from hw2_jax.rotation.train import init_states
+from hw2_jax.rotation.train import init_state
 
 
 def _params(seed: int = 0):
-  # init_states (jitted, shared with the other tests) = CNN().init per seed
-  return jax.tree.map(lambda a: a[seed], init_states(0, 2, 1e-3)["params"])
+  # init_state (jitted, shared with the other tests) = CNN().init per seed
+  return jax.tree.map(lambda a: a[seed], init_state(0, 2, 1e-3).params)
 
 
 def test_shapes_and_parameter_count():
@@ -43,14 +43,14 @@ def test_pytorch_default_init_bounds():
 
 
 def test_max_pool_matches_flax():
-  x = jax.random.normal(jax.random.PRNGKey(2), (3, 8, 6, 4))
+  x = jax.random.normal(jax.random.key(2), (3, 8, 6, 4))
   chex.assert_trees_all_equal(max_pool_2x2(x), nn.max_pool(x, (2, 2), strides=(2, 2)))
 
 
 def test_seed_stacked_init_differs_per_seed():
-  states = init_states(0, 2, 1e-3)
-  kernel = states["params"]["ConvBlock_0"]["Conv_0"]["kernel"]
+  states = init_state(0, 2, 1e-3)
+  kernel = states.params["ConvBlock_0"]["Conv_0"]["kernel"]
   chex.assert_shape(kernel, (2, 3, 3, 3, 32))
   assert not np.allclose(kernel[0], kernel[1])
-  single = init_states(0, 1, 1e-3)["params"]["ConvBlock_0"]["Conv_0"]["kernel"]
+  single = init_state(0, 1, 1e-3).params["ConvBlock_0"]["Conv_0"]["kernel"]
   chex.assert_trees_all_equal(single[0], kernel[0])

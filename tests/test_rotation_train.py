@@ -18,13 +18,13 @@ def _data(n=40, seed=0):
 
 
 def test_epoch_batches_cover_every_image_once_per_seed():
-  idx_SxTxB, mask_TxB = train.epoch_batches(jax.random.PRNGKey(0), 2, 21, 8)
+  idx_SxTxB, mask_TxB = train.epoch_batches(jax.random.key(0), 2, 21, 8)
   chex.assert_shape(idx_SxTxB, (2, 3, 8))
   assert float(mask_TxB.sum()) == 21 and float(mask_TxB[-1].sum()) == 5
   for s in range(2):
     assert sorted(np.asarray(idx_SxTxB[s]).ravel()[:21].tolist()) == list(range(21))
   assert not np.array_equal(idx_SxTxB[0], idx_SxTxB[1])
-  other, _ = train.epoch_batches(jax.random.PRNGKey(1), 2, 21, 8)
+  other, _ = train.epoch_batches(jax.random.key(1), 2, 21, 8)
   assert not np.array_equal(idx_SxTxB, other)
 
 
@@ -32,11 +32,11 @@ def test_vmapped_step_equals_single_seed_steps():
   """Seed s of the vmapped, augmented step equals the plain step with seed s's batch and key."""
   images, labels = _data()
   seeds, bs, lr = 2, 8, 1e-3
-  idx_SxTxB, mask_TxB = train.epoch_batches(jax.random.PRNGKey(0), seeds, 40, bs)
+  idx_SxTxB, mask_TxB = train.epoch_batches(jax.random.key(0), seeds, 40, bs)
   _, aug_key = train.epoch_keys(0, 0)
   one = jax.jit(functools.partial(train._train_step_one, augment=True, max_angle=360.0,
                                   learning_rate=lr))
-  states = train.init_states(0, seeds, lr)
+  states = train.init_state(0, seeds, lr)
   singles = [jax.tree.map(lambda a, s=s: a[s], states) for s in range(seeds)]
   for t in range(3):
     states, loss_S = train.train_step(states, images, labels, idx_SxTxB, mask_TxB, aug_key,
@@ -54,13 +54,13 @@ def test_vmapped_step_equals_single_seed_steps():
 def test_training_reduces_loss_on_a_fixed_batch():
   images, labels = _data()  # same shapes and flags as above: the jitted step is reused;
   # the same key and t each step, so the same angles: a fixed (rotated) batch to fit
-  states = train.init_states(0, 2, 1e-3)
+  states = train.init_state(0, 2, 1e-3)
   idx_SxTxB = jnp.broadcast_to(jnp.arange(8), (2, 5, 8))
   mask_TxB = jnp.ones((5, 8))
   losses = []
   for _ in range(15):
     states, loss_S = train.train_step(states, images, labels, idx_SxTxB, mask_TxB,
-                                      jax.random.PRNGKey(0), jnp.int32(0), augment=True,
+                                      jax.random.key(0), jnp.int32(0), augment=True,
                                       max_angle=360.0, learning_rate=1e-3)
     losses.append(np.asarray(loss_S))
   assert np.all(losses[-1] < 0.7 * losses[0]), losses
@@ -68,7 +68,7 @@ def test_training_reduces_loss_on_a_fixed_batch():
 
 def test_masked_padding_does_not_change_the_loss():
   images, labels = _data(8)
-  params = train.init_states(0, 1, 1e-3)["params"]
+  params = train.init_state(0, 1, 1e-3).params
   one = jax.tree.map(lambda a: a[0], params)
   x = train.to_float(images)
   full = train._loss(one, x[:5], labels[:5], jnp.ones(5))
@@ -78,7 +78,7 @@ def test_masked_padding_does_not_change_the_loss():
 
 def test_evaluate_matches_direct_accuracy_and_rotation_invariance_at_360():
   images, labels = _data(30)
-  params = train.init_states(0, 2, 1e-3)["params"]
+  params = train.init_state(0, 2, 1e-3).params
   apply = jax.jit(CNN().apply)
   acc_AxS = train.evaluate(params, np.asarray(images), np.asarray(labels), [0, 360, 90],
                            batch_size=7)

@@ -1,10 +1,8 @@
-"""JAX's persistent compilation cache, turned on by the `python -m hw2_jax` entry point.
+"""JAX's persistent compilation cache, turned on by every entry point (core/startup.py).
 
-Every process compiles its programs anew: about 5 s per padding-study configuration on the
-2-core CPU, and on a GPU most of the study's time (XLA autotunes each new GEMM shape: README,
-"GPU and TPU"). With the cache, a rerun or a `--resume` after an interruption loads them from
-disk (`padding-study --rounds 2 --epochs 2 --nets Net1 --conv-types valid fconv` on the 2-core
-CPU: 24.9 s, then 14.0 s).
+Every process compiles its programs anew: seconds per padding-study configuration on a CPU,
+and on a GPU most of the study's time (XLA autotunes each new GEMM shape). With the cache, a
+rerun or a resumed run loads them from disk (measured in docs/performance.md).
 
 The cache is $JAX_COMPILATION_CACHE_DIR when set, else $XDG_CACHE_HOME/hw2_jax/jax
 (~/.cache/hw2_jax/jax); HW2_JAX_NO_COMPILE_CACHE=1 turns it off. JAX keys each entry by the
@@ -17,6 +15,8 @@ from pathlib import Path
 
 import jax
 
+from hw2_jax.core import io
+
 OPT_OUT = "HW2_JAX_NO_COMPILE_CACHE"
 
 
@@ -26,8 +26,7 @@ def cache_dir(env) -> Path | None:
     return None
   if env.get("JAX_COMPILATION_CACHE_DIR"):
     return Path(env["JAX_COMPILATION_CACHE_DIR"])
-  base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-  return base / "hw2_jax" / "jax"
+  return io.cache_dir(env) / "jax"
 
 
 def enable(env=os.environ) -> Path | None:

@@ -1,9 +1,15 @@
-"""Typed configs: model sizes by name and the settings of one training run."""
+"""Typed configs: model sizes by name (`ModelConfig`) and the settings of one run (`Config`).
+
+Every `Config` field with help text is also a `gpt-train` flag (core/flags.py); `validate()`
+refuses bad values with one line before any download or training; `DECIDING` lists the
+settings a resumed run must keep (they decide its numbers).
+"""
 
 import dataclasses
 from dataclasses import dataclass
 
-from hw2_jax.core.errors import ConfigError, check_choice, check_positive
+from hw2_jax.core.errors import ConfigError, check_choice, check_finite, check_positive
+from hw2_jax.core.flags import option
 
 # name -> (n_layer, n_head, n_embd), as in the assignment.
 MODEL_TYPES = {
@@ -14,6 +20,8 @@ MODEL_TYPES = {
     "gpt2": (12, 12, 768),
 }
 PRECISIONS = ("auto", "fp32", "bf16")
+SCHEDULES = ("constant", "cosine")
+DEFAULT_PROMPT = "Yesterday I went "
 
 
 @dataclass(frozen=True)
@@ -26,7 +34,8 @@ class ModelConfig:
   dropout: float = 0.1
   abs_emb: bool = False          # learned absolute positions instead of RoPE
   fused_attention: bool = False  # jax.nn.dot_product_attention instead of explicit softmax
-  dtype: str = "float32"         # compute dtype; parameters are always float32
+  dtype: str = "float32"         # matmul operand dtype; parameters, residual stream, norms,
+                                 # softmax and loss are float32 either way
   rope_base: float = 10000.0
 
   @property
@@ -35,37 +44,58 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-  out: str
-  txt_file: str | None = None
-  cache_dir: str | None = None
-  model_type: str = "gpt-mini"
-  n_layer: int | None = None     # override the model type's sizes
-  n_head: int | None = None
-  n_embd: int | None = None
-  block_size: int = 128
-  dropout: float = 0.1
-  abs_emb: bool = False
-  fused_attention: bool | None = None  # None: fused on GPU/TPU, explicit on CPU
-  precision: str = "auto"              # auto: bf16 on GPU/TPU, fp32 on CPU
-  train_batch_size: int = 128
-  learning_rate: float = 5e-4
-  weight_decay: float = 0.1
-  beta1: float = 0.9
-  beta2: float = 0.95
-  clip_grad_norm: float = 1.0
-  num_epochs: int = 5
-  max_steps: int | None = None
-  seed: int = 0
-  log_every: int = 10
-  checkpoint_every: int = 500
-  keep_checkpoints: int = 2
-  generate_every: int = 500
-  sample_prompt: str = "Yesterday I went "
-  sample_tokens: int = 200
-  num_samples: int = 2
-  resume: bool = False
-  progress: bool = True
+class Config:
+  """One gpt-train run."""
+  txt_file: str | None = option(
+      None, "UTF-8 training text; default: the assignment's Grimms' Fairy Tales, downloaded "
+            "once into --cache-dir and checked against its sha256")
+  cache_dir: str | None = option(None, "download cache (default ~/.cache/hw2_jax)")
+  model_type: str = option("gpt-mini", ", ".join(MODEL_TYPES))
+  n_layer: int | None = option(None, "override the model type's layers")
+  n_head: int | None = option(None, "override the model type's heads")
+  n_embd: int | None = option(None, "override the model type's width")
+  block_size: int = option(128, "context length")
+  dropout: float = option(0.1, "on embeddings, attention probabilities and residuals")
+  abs_emb: bool = option(False, "learned absolute position embedding instead of RoPE")
+  fused_attention: bool | None = option(
+      None, "jax.nn.dot_product_attention (default: on GPU/TPU, off on CPU; training with "
+            "dropout > 0 uses the explicit path, which applies attention dropout)")
+  precision: str = option(
+      "auto", f"{', '.join(PRECISIONS)}; bf16 = bfloat16 matmul operands, float32 parameters, "
+              "residual stream, norms, softmax and loss (PyTorch's bf16-mixed); auto = bf16 on "
+              "GPU/TPU, fp32 on CPU")
+  train_batch_size: int = option(128, "sequences per step (split over every device)")
+  learning_rate: float = option(5e-4, "AdamW peak learning rate")
+  lr_schedule: str = option("constant", "constant, or cosine: linear warm-up, then cosine "
+                                        "decay to --min-learning-rate at the last step")
+  warmup_steps: int = option(0, "linear warm-up steps (cosine schedule)")
+  min_learning_rate: float = option(0.0, "where the cosine schedule ends")
+  weight_decay: float = option(0.1, "AdamW weight decay, on linear weights only")
+  beta1: float = option(0.9, "AdamW beta1")
+  beta2: float = option(0.95, "AdamW beta2")
+  clip_grad_norm: float = option(1.0, "global gradient-norm clipping")
+  num_epochs: int = option(5, "one epoch = (training characters - block_size) // batch steps")
+  max_steps: int | None = option(None, "stop after this many steps")
+  seed: int = option(0, "initialisation, batches, dropout, samples")
+  val_fraction: float = option(
+      0.1, "the last fraction of the text is held out for validation (0: train on all of it, "
+           "as the assignment does)")
+  eval_every: int = option(500, "validation loss every N steps (and at the end)")
+  eval_iters: int = option(20, "validation batches per evaluation (the same ones every time)")
+  out: str = option("runs/gpt", "run directory: logs, checkpoints, samples")
+  resume: bool = option(False, "continue the run in --out")
+  overwrite: bool = option(False, "replace the run in --out")
+  log_every: int = option(10, "fetch metrics from the device every N steps (every step is "
+                              "logged)")
+  checkpoint_every: int = option(500, "also at the end and on Ctrl-C/SIGTERM")
+  keep_checkpoints: int = option(2, "keep the last k (the best is kept apart)")
+  generate_every: int = option(500, "log samples every N steps (0: never)")
+  sample_prompt: str | None = option(
+      None, f"prompt of logged samples (default {DEFAULT_PROMPT!r}, or the text's first "
+            "characters when its vocabulary lacks one of those)")
+  sample_tokens: int = option(200, "new characters per logged sample")
+  num_samples: int = option(2, "samples per log")
+  progress: bool = option(True, "draw a progress bar")
 
   def sizes(self) -> tuple[int, int, int]:
     n_layer, n_head, n_embd = MODEL_TYPES[self.model_type]
@@ -75,6 +105,7 @@ class TrainConfig:
     """Checks every value before any download or training starts."""
     check_choice("--model-type", self.model_type, tuple(MODEL_TYPES))
     check_choice("--precision", self.precision, PRECISIONS)
+    check_choice("--lr-schedule", self.lr_schedule, SCHEDULES)
     for name in ("n_layer", "n_head", "n_embd"):
       if getattr(self, name) is not None:
         check_positive("--" + name.replace("_", "-"), getattr(self, name))
@@ -85,16 +116,24 @@ class TrainConfig:
     if not self.abs_emb and (n_embd // n_head) % 2:
       raise ConfigError(f"RoPE needs an even head dimension, got {n_embd // n_head}; "
                         "change --n-embd/--n-head or pass --abs-emb.")
-    for name in ("block_size", "train_batch_size", "num_epochs", "log_every",
-                 "checkpoint_every", "keep_checkpoints", "sample_tokens", "num_samples"):
+    for name in ("block_size", "train_batch_size", "num_epochs", "log_every", "eval_every",
+                 "eval_iters", "checkpoint_every", "keep_checkpoints", "sample_tokens",
+                 "num_samples"):
       check_positive("--" + name.replace("_", "-"), getattr(self, name))
     if self.max_steps is not None:
       check_positive("--max-steps", self.max_steps)
     check_positive("--generate-every", self.generate_every, minimum=0)
+    check_positive("--warmup-steps", self.warmup_steps, minimum=0)
+    for name in ("dropout", "learning_rate", "min_learning_rate", "weight_decay", "beta1",
+                 "beta2", "clip_grad_norm", "val_fraction"):
+      check_finite("--" + name.replace("_", "-"), getattr(self, name))
     if not 0.0 <= self.dropout < 1.0:
       raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}.")
     if not self.learning_rate > 0:
       raise ConfigError(f"--learning-rate must be > 0, got {self.learning_rate}.")
+    if not 0 <= self.min_learning_rate <= self.learning_rate:
+      raise ConfigError(f"--min-learning-rate must be in [0, --learning-rate], got "
+                        f"{self.min_learning_rate}.")
     if self.weight_decay < 0:
       raise ConfigError(f"--weight-decay must be >= 0, got {self.weight_decay}.")
     if not self.clip_grad_norm > 0:
@@ -102,8 +141,12 @@ class TrainConfig:
     for name, b in (("--beta1", self.beta1), ("--beta2", self.beta2)):
       if not 0.0 <= b < 1.0:
         raise ConfigError(f"{name} must be in [0, 1), got {b}.")
-    if self.generate_every and not self.sample_prompt:
+    if not 0.0 <= self.val_fraction < 1.0:
+      raise ConfigError(f"--val-fraction must be in [0, 1), got {self.val_fraction}.")
+    if self.generate_every and self.sample_prompt == "":
       raise ConfigError("--sample-prompt is empty; give a prompt or pass --generate-every 0.")
+    if self.resume and self.overwrite:
+      raise ConfigError("--resume and --overwrite contradict each other; pass one of them.")
 
   def model_config(self, vocab_size: int, backend: str) -> ModelConfig:
     n_layer, n_head, n_embd = self.sizes()
@@ -115,6 +158,14 @@ class TrainConfig:
         vocab_size=vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
         block_size=self.block_size, dropout=self.dropout, abs_emb=self.abs_emb,
         fused_attention=fused, dtype="bfloat16" if precision == "bf16" else "float32")
+
+
+# The settings that decide a run's numbers: `--resume` refuses a change to any of them (the
+# model flags are checked through the model config, the text through its digest). The step
+# count decides the numbers only through a decaying schedule (see train.RunDir).
+DECIDING = ("train_batch_size", "learning_rate", "lr_schedule", "warmup_steps",
+            "min_learning_rate", "weight_decay", "beta1", "beta2", "clip_grad_norm", "seed",
+            "val_fraction")
 
 
 def to_dict(cfg) -> dict:

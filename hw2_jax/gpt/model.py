@@ -1,10 +1,18 @@
 """The GPT: a pre-norm decoder-only transformer with rotary position embeddings.
 
 Read top to bottom: rotary embeddings, attention (explicit or fused), MLP, block,
-model. Parameters are float32; `cfg.dtype` is the compute dtype (bfloat16 on
-accelerators). Passing a key/value `cache` (see `init_cache`) makes the model
-write the new keys and values at positions pos0.. and attend to everything
-cached before them, so decoding costs one position per new token.
+model. Passing a key/value `cache` (see `init_cache`) makes the model write the new
+keys and values at positions pos0.. and attend to everything cached before them, so
+decoding costs one position per new token.
+
+Precision as PyTorch's bf16-mixed: `cfg.dtype` is the dtype of the matmul operands (the
+Dense layers cast their inputs and weights to it, bfloat16 on accelerators); parameters,
+the residual stream, RMSNorm, softmax and the logits stay float32. Dropout applies on every
+path: the fused kernel has no dropout argument, so training with dropout > 0 takes the
+explicit path.
+
+Dimension letters: B batch, T query positions, S key positions, D width, H heads,
+K head size, V vocabulary.
 """
 
 import dataclasses
@@ -66,9 +74,8 @@ class CausalSelfAttention(nn.Module):
       new_cache = {"k": k_BxSxHxK, "v": v_BxSxHxK}
       mask_TxS = jnp.arange(k_BxSxHxK.shape[1])[None, :] <= pos_T[:, None]
 
-    if c.fused_attention:
-      # XLA or cuDNN (flash attention) as the backend chooses; no dropout on the
-      # attention probabilities here (the fused kernel has no dropout argument).
+    if c.fused_attention and not (train and c.dropout > 0):
+      # XLA or cuDNN (flash attention) as the backend chooses.
       y_BxTxHxK = jax.nn.dot_product_attention(
           q_BxTxHxK, k_BxSxHxK, v_BxSxHxK,
           mask=None if cache is None else mask_TxS[None, None],
@@ -106,7 +113,7 @@ class Block(nn.Module):
 
   @nn.compact
   def __call__(self, x_BxTxD, pos_T, train: bool, cache=None):
-    norm = lambda name: nn.RMSNorm(epsilon=1e-6, dtype=self.cfg.dtype, name=name)
+    norm = lambda name: nn.RMSNorm(epsilon=1e-6, dtype=jnp.float32, name=name)
     y_BxTxD, new_cache = CausalSelfAttention(self.cfg, name="attn")(
         norm("ln_1")(x_BxTxD), pos_T, train, cache)
     x_BxTxD = x_BxTxD + y_BxTxD
@@ -124,17 +131,17 @@ class GPT(nn.Module):
     T = idx_BxT.shape[1]
     pos_T = pos0 + jnp.arange(T)
     x_BxTxD = nn.Embed(c.vocab_size, c.n_embd, embedding_init=init_normal(0.02),
-                       dtype=c.dtype, name="wte")(idx_BxT)
+                       name="wte")(idx_BxT)
     if c.abs_emb:
       x_BxTxD = x_BxTxD + nn.Embed(c.block_size, c.n_embd, embedding_init=init_normal(0.02),
-                                   dtype=c.dtype, name="wpe")(pos_T)[None]
+                                   name="wpe")(pos_T)[None]
     x_BxTxD = nn.Dropout(c.dropout)(x_BxTxD, deterministic=not train)
     new_cache = []
     for i in range(c.n_layer):
       x_BxTxD, layer_cache = Block(c, name=f"h_{i}")(
           x_BxTxD, pos_T, train, None if cache is None else cache[i])
       new_cache.append(layer_cache)
-    x_BxTxD = nn.RMSNorm(epsilon=1e-6, dtype=c.dtype, name="ln_f")(x_BxTxD)
+    x_BxTxD = nn.RMSNorm(epsilon=1e-6, dtype=jnp.float32, name="ln_f")(x_BxTxD)
     logits_BxTxV = nn.Dense(c.vocab_size, use_bias=False, kernel_init=init_normal(0.02),
                             dtype=c.dtype, name="lm_head")(x_BxTxD).astype(jnp.float32)
     return logits_BxTxV if cache is None else (logits_BxTxV, new_cache)

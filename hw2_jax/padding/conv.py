@@ -16,6 +16,10 @@ gradient of the next layer into a transposing copy (5x slower under `jax.vmap`),
 gradient is one GEMM plus a col2im that adds the nine taps back per stride phase. The padding
 has its own VJP (`pad`), which adds the borders back in place. `reference_conv` is XLA's own
 convolution on `jnp_pad`, to test against.
+
+`precision` (core/precision.py) sets the operands of the three GEMMs: `fp32`, or `bf16` with
+float32 accumulation, in which case the patches are built from a bfloat16 input (half the
+im2col traffic) and kept for the backward pass in bfloat16; col2im and padding stay float32.
 """
 
 import collections
@@ -24,6 +28,8 @@ import itertools
 
 import jax
 import jax.numpy as jnp
+
+from hw2_jax.core import precision as precision_lib
 
 # conv_type -> (jnp.pad mode, pad width)
 PADDINGS = {
@@ -144,42 +150,46 @@ def _col2im(dp_KxM, stride, shape, ho, wo):
   return dx[:, :h, :w]
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def valid_conv(x_CHWN: jax.Array, w_HWIO: jax.Array, stride: int) -> jax.Array:
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def valid_conv(x_CHWN: jax.Array, w_HWIO: jax.Array, stride: int,
+               precision: str = "fp32") -> jax.Array:
   """VALID 3x3 cross-correlation as one GEMM (torch.nn.Conv2d with padding 0): O x Ho x Wo x N."""
-  return _valid_conv_fwd(x_CHWN, w_HWIO, stride)[0]
+  return _valid_conv_fwd(x_CHWN, w_HWIO, stride, precision)[0]
 
 
-def _valid_conv_fwd(x_CHWN, w_HWIO, stride):
+def _valid_conv_fwd(x_CHWN, w_HWIO, stride, precision):
   _, h, w, n = x_CHWN.shape
   ho, wo = output_size(h, "valid", stride), output_size(w, "valid", stride)
-  p_KxM = _patches(x_CHWN, stride)
+  p_KxM = _patches(x_CHWN.astype(precision_lib.operand_dtype(precision)), stride)
   w_KxO = w_HWIO.reshape(-1, w_HWIO.shape[-1])
-  y_OxM = jnp.einsum("ko,km->om", w_KxO, p_KxM)
+  y_OxM = precision_lib.einsum("ko,km->om", w_KxO, p_KxM, precision)
   return y_OxM.reshape(-1, ho, wo, n), (p_KxM, w_HWIO, x_CHWN.shape)
 
 
-def _valid_conv_bwd(stride, residuals, dy_OHWN):
+def _valid_conv_bwd(stride, precision, residuals, dy_OHWN):
   p_KxM, w_HWIO, shape = residuals
   o, ho, wo, _ = dy_OHWN.shape
   dy_OxM = dy_OHWN.reshape(o, -1)
   k = p_KxM.shape[0]
   p_KxM_aligned = jnp.pad(p_KxM, ((0, -k % DW_ROWS_MULTIPLE), (0, 0)))
-  dw = jnp.einsum("om,km->ok", dy_OxM, p_KxM_aligned)[:, :k].T.reshape(w_HWIO.shape)
-  dp_KxM = jnp.einsum("ko,om->km", w_HWIO.reshape(-1, o), dy_OxM)
+  dw = precision_lib.einsum("om,km->ok", dy_OxM, p_KxM_aligned, precision)
+  dw = dw[:, :k].T.reshape(w_HWIO.shape)
+  dp_KxM = precision_lib.einsum("ko,om->km", w_HWIO.reshape(-1, o), dy_OxM, precision)
   return _col2im(dp_KxM, stride, shape, ho, wo), dw
 
 
 valid_conv.defvjp(_valid_conv_fwd, _valid_conv_bwd)
 
 
-def padded_conv(x_CHWN: jax.Array, w_HWIO: jax.Array, stride: int, conv_type: str) -> jax.Array:
+def padded_conv(x_CHWN: jax.Array, w_HWIO: jax.Array, stride: int, conv_type: str,
+                precision: str = "fp32") -> jax.Array:
   """Pads as `conv_type` says, then a VALID 3x3 cross-correlation (as torch.nn.Conv2d)."""
-  return valid_conv(pad(x_CHWN, conv_type), w_HWIO, stride)
+  return valid_conv(pad(x_CHWN, conv_type), w_HWIO, stride, precision)
 
 
-def reference_conv(x_CHWN, w_HWIO, stride: int, conv_type: str) -> jax.Array:
+def reference_conv(x_CHWN, w_HWIO, stride: int, conv_type: str,
+                   precision: str = "fp32") -> jax.Array:
   """The same with XLA's convolution: the reference for tests and benchmarks."""
-  return jax.lax.conv_general_dilated(
+  return precision_lib.conv_general_dilated(precision)(
       jnp_pad(x_CHWN, conv_type), w_HWIO, (stride, stride), "VALID",
       dimension_numbers=("CHWN", "HWIO", "CHWN"))

@@ -1,10 +1,13 @@
-"""The study's result files: JSON (the data), Markdown and CSV tables, and a figure."""
+"""The study's result files: JSON (the data), Markdown and CSV tables, and a figure.
 
-from pathlib import Path
+Rounds whose validation loss became non-finite (`diverged` in the JSON) are marked with `*`
+and left out of the mean and std.
+"""
 
 import numpy as np
 
 from hw2_jax.core import io
+from hw2_jax.core.report import figure, markdown_table
 
 JSON, MARKDOWN, CSV, FIGURE = ("padding_study.json", "padding_study.md", "padding_study.csv",
                                "padding_study.png")
@@ -16,28 +19,40 @@ def _rows(results: dict):
   return [c for c in ROW_ORDER if c in results]
 
 
+def kept(entry: dict, split: str) -> np.ndarray:
+  """The accuracies of the rounds that did not diverge."""
+  acc = np.asarray(entry[split])
+  return np.delete(acc, entry.get("diverged", []))
+
+
 def markdown(study: dict) -> str:
   cfg = study["config"]
+  rounds = len(cfg["seeds"])
   val_label = ("independent validation set" if cfg["independent_val"]
                else "validation = first training images, as the original")
+  gemms = f"; GEMMs in {cfg['precision']}" if cfg.get("precision", "fp32") != "fp32" else ""
   lines = ["# Padding study: accuracy (%) per round\n",
-           f"{cfg['rounds']} rounds (seeds 0..{cfg['rounds'] - 1}), up to {cfg['epochs']} epochs, "
-           f"patience {cfg['patience']}, batch {cfg['batch_size']}; {val_label}; "
+           f"{rounds} rounds (seeds 0..{rounds - 1}), up to {cfg['epochs']} epochs, "
+           f"patience {cfg['patience']}, batch {cfg['batch_size']}; {val_label}{gemms}; "
            f"device: {study['device']}. Std is the population standard deviation.\n"]
+  footnote = False
   for net, by_conv in study["results"].items():
-    rounds = len(next(iter(by_conv.values()))["test"])
-    header = ["conv type", "split", *map(str, range(1, rounds + 1)), "mean", "std", "epochs"]
-    lines += [f"## {net}\n", "| " + " | ".join(header) + " |",
-              "|" + "---|" * len(header)]
+    n = len(next(iter(by_conv.values()))["test"])
+    header = ["conv type", "split", *map(str, range(1, n + 1)), "mean", "std", "epochs"]
+    rows = []
     for conv in _rows(by_conv):
       r = by_conv[conv]
+      diverged = set(r.get("diverged", []))
+      footnote |= bool(diverged)
       for split, label in SPLITS:
-        acc = np.asarray(r[split])
+        acc = kept(r, split)
+        cells = [f"{a:.1f}" + ("*" if i in diverged else "") for i, a in enumerate(r[split])]
         epochs = f"{np.mean(r['epochs']):.1f}" if split == "val" else ""
-        cells = [conv, label, *(f"{a:.1f}" for a in acc), f"{acc.mean():.2f}",
-                 f"{acc.std():.2f}", epochs]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
+        rows.append([conv, label, *cells, f"{acc.mean():.2f}", f"{acc.std():.2f}", epochs])
+    lines += [f"## {net}\n", markdown_table(header, rows)]
+  if footnote:
+    lines.append("\\* the validation loss of this round became non-finite: left out of the "
+                 "mean and std.\n")
   return "\n".join(lines)
 
 
@@ -51,41 +66,35 @@ def csv(study: dict) -> str:
   return "\n".join(lines) + "\n"
 
 
-def figure(study: dict):
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
-  nets = list(study["results"])
-  fig, axes = plt.subplots(1, len(nets), figsize=(6 * len(nets), 4), squeeze=False, sharey=True)
-  for ax, net in zip(axes[0], nets):
+def draw(axes, study: dict) -> None:
+  """Per net, every round's validation and shifted-test accuracy and their means."""
+  for ax, net in zip(axes, study["results"]):
     by_conv = study["results"][net]
     convs = _rows(by_conv)
     for offset, (split, label), marker in zip((-0.15, 0.15), SPLITS, ("o", "s")):
+      color = "C0" if split == "val" else "C3"
       for i, conv in enumerate(convs):
         acc = np.asarray(by_conv[conv][split])
         ax.scatter(np.full(acc.shape, i + offset), acc, marker=marker, alpha=0.6,
-                   color="C0" if split == "val" else "C3", label=label if i == 0 else None)
-        ax.hlines(acc.mean(), i + offset - 0.12, i + offset + 0.12,
-                  color="C0" if split == "val" else "C3")
+                   color=color, label=label if i == 0 else None)
+        ax.hlines(kept(by_conv[conv], split).mean(), i + offset - 0.12, i + offset + 0.12,
+                  color=color)
     ax.axhline(50, color="gray", lw=0.8, ls=":")
     ax.set_xticks(range(len(convs)), convs)
     ax.set_title(net)
     ax.set_ylim(-2, 102)
     ax.grid(axis="y", alpha=0.3)
-  axes[0][0].set_ylabel("accuracy per round (%), bar = mean")
-  axes[0][0].legend(loc="lower left")
-  fig.suptitle("Padding study: validation vs shifted-test accuracy")
-  return fig
 
 
-def write_all(out: Path, study: dict) -> None:
-  import matplotlib.pyplot as plt
-
-  out = Path(out)
+def write_all(out, study: dict) -> None:
+  out = io.as_path(out)
   io.write_json(out / JSON, study)
   io.write_text(out / MARKDOWN, markdown(study))
   io.write_text(out / CSV, csv(study))
-  fig = figure(study)
-  io.save_figure(out / FIGURE, fig)
-  plt.close(fig)
+  nets = len(study["results"])
+  with figure(out / FIGURE, 1, nets, figsize=(6 * nets, 4), squeeze=False,
+                  sharey=True) as (fig, axes):
+    draw(axes[0], study)
+    axes[0][0].set_ylabel("accuracy per round (%), bar = mean")
+    axes[0][0].legend(loc="lower left")
+    fig.suptitle("Padding study: validation vs shifted-test accuracy")

@@ -1,110 +1,127 @@
-"""The padding study: every (net, conv type) configuration, `rounds` seeds each.
+"""The padding study: every (net, conv type) configuration, `seeds` rounds each.
 
-`run_study(config)` validates the config, trains each configuration's seeds together
-(`train.train_seeds`), and rewrites the result files after each configuration, so an
-interrupted study keeps what it finished and `resume=True` picks up from there.
+`run_study(config)` validates the config, claims --out (core/rundir.py), trains each missing
+configuration's seeds together (`train.train_seeds`) and rewrites the result files after each
+one, so an interrupted study keeps what it finished. A study already in --out with the same
+settings is merged into (its configurations are kept, only the missing ones are trained); one
+with other settings is refused unless --overwrite.
 """
 
-import dataclasses
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from hw2_jax.core import devices, io
-from hw2_jax.core.errors import ConfigError, check_choice, check_positive
+from hw2_jax.core import devices, io, memory, rundir
+from hw2_jax.core.errors import Interrupted
 from hw2_jax.padding import data, report
-from hw2_jax.padding.conv import CONV_TYPES
-from hw2_jax.padding.model import NETS, make_net
-from hw2_jax.padding.train import TrainConfig, train_seeds
+from hw2_jax.padding.config import Config, decisive
+from hw2_jax.padding.conv import CONV_TYPES, output_size
+from hw2_jax.padding.model import CHANNELS, NETS, STRIDES, make_net
+from hw2_jax.padding.train import train_seeds
+
+OUTPUTS = (report.JSON, report.MARKDOWN, report.CSV, report.FIGURE)
 
 
-@dataclasses.dataclass(frozen=True)
-class StudyConfig:
-  nets: tuple[str, ...] = NETS
-  conv_types: tuple[str, ...] = CONV_TYPES
-  rounds: int = 10
-  epochs: int = 50
-  patience: int = 9
-  batch_size: int = 200
-  num_train: int = 2000
-  num_val: int = 1000
-  num_test: int = 1000
-  independent_val: bool = False
-  out: str = "results/padding-study"
-  resume: bool = False
-
-  def train_config(self) -> TrainConfig:
-    return TrainConfig(epochs=self.epochs, patience=self.patience, batch_size=self.batch_size)
-
-  def record(self) -> dict:
-    """Every setting that decides the numbers (not where they are written)."""
-    rec = dataclasses.asdict(self)
-    for key in ("out", "resume"):
-      rec.pop(key)
-    rec.update(nets=list(self.nets), conv_types=list(self.conv_types),
-               seeds=list(range(self.rounds)), optimizer=dataclasses.asdict(self.train_config()),
-               validation="independent" if self.independent_val else "first training images")
-    return rec
+def bytes_per_device(cfg: Config, num_devices: int) -> float:
+  """A rough peak for one device: the data, and per seed the activations a step keeps
+  (padded input, patches, output of each layer, about 4x for the backward pass) for one batch
+  of the widest padding."""
+  floats, size, c_in = 0, 32, 3
+  for c_out, stride in zip(CHANNELS, STRIDES):
+    padded = size + 4
+    size = output_size(size, "fconv", stride)
+    floats += c_in * padded**2 + 9 * c_in * size**2 + c_out * size**2
+    c_in = c_out
+  per_seed = 4 * 4 * floats * cfg.batch_size
+  seeds = devices.padded_size(cfg.seeds, devices.mesh()) // num_devices
+  data_bytes = 4 * 32 * 32 * 3 * (cfg.num_train + cfg.num_val + cfg.num_test)
+  return seeds * per_seed + data_bytes
 
 
-def validate(cfg: StudyConfig) -> Path:
-  """Checks every setting and the output directory before any training starts."""
-  for net in cfg.nets:
-    check_choice("net", net, NETS)
-  for conv_type in cfg.conv_types:
-    check_choice("conv type", conv_type, CONV_TYPES)
-  for name in ("rounds", "epochs", "patience", "batch_size", "num_train", "num_val", "num_test"):
-    check_positive(name.replace("_", "-"), getattr(cfg, name))
-  for split in ("num_train", "num_val", "num_test"):
-    if getattr(cfg, split) % cfg.batch_size:
-      raise ConfigError(
-          f"--batch-size {cfg.batch_size} does not divide --{split.replace('_', '-')} "
-          f"{getattr(cfg, split)}; pick a batch size that divides every split size.")
-  return io.ensure_writable_dir(cfg.out)
+def _settings_diff(ours: dict, theirs: dict) -> str:
+  for key, value in ours.items():
+    if theirs.get(key) != value:
+      show = lambda v: len(v) if key == "seeds" else v
+      return f"--{key.replace('_', '-')} {show(theirs.get(key))} there, {show(value)} here"
+  return ""
 
 
-def _previous_results(out: Path, cfg: StudyConfig) -> dict:
-  path = out / report.JSON
-  if not (cfg.resume and path.exists()):
+def _previous(out, cfg: Config) -> dict:
+  """The results already in `out` that this run keeps (refusing a study it cannot merge)."""
+  path = io.as_path(out) / report.JSON
+  if cfg.overwrite:
+    rundir.remove(out, OUTPUTS)
     return {}
-  previous = json.loads(path.read_text())
-  if previous.get("config") != cfg.record():
-    raise ConfigError(
-        f"--resume: {path} was written with other settings; use the same flags or drop --resume.")
-  return previous["results"]
+  if not path.exists():
+    return {}
+  previous = io.read_json(path, "the study file", "pass --overwrite to start again, or another "
+                          "--out")
+  diff = _settings_diff(decisive(cfg.record()), decisive(previous.get("config", {})))
+  if diff:
+    rundir.refuse_existing(out, f"a padding study with other settings ({diff})")
+  return previous.get("results", {})
 
 
-def run_study(cfg: StudyConfig) -> dict:
-  out = validate(cfg)
-  results = _previous_results(out, cfg)
+def _ordered(results: dict) -> dict:
+  return {net: {c: results[net][c] for c in CONV_TYPES if c in results[net]}
+          for net in NETS if net in results}
+
+
+def run_study(cfg: Config, log=print) -> dict:
+  cfg.validate()
+  memory.check_fits(bytes_per_device(cfg, len(devices.mesh().devices.flat)),
+                    f"--seeds {cfg.seeds} with --batch-size {cfg.batch_size}",
+                    "lower --seeds or --batch-size, or use more devices")
+  with rundir.claim(cfg.out) as out:
+    results = _previous(out, cfg)
+    todo = [(n, c) for n in cfg.nets for c in cfg.conv_types if c not in results.get(n, {})]
+    kept = sum(map(len, results.values()))
+    if not todo:
+      log(f"nothing to do: {out} already holds every configuration asked for "
+          "(pass --overwrite to train them again)")
+      return {"results": results}
+    if kept:
+      log(f"keeping the {kept} configurations already in {out}; training {len(todo)}")
+    try:
+      return _train(cfg, out, results, todo)
+    except KeyboardInterrupt:
+      done = sum(map(len, results.values()))
+      raise Interrupted(f"interrupted: {done} configurations are saved in {out}; run the same "
+                        "command again to train the others.") from None
+
+
+def _train(cfg: Config, out, results: dict, todo) -> dict:
+  """Trains the `todo` configurations into `results` (in place), writing after each one."""
   splits = data.make_splits(cfg.num_train, cfg.num_val, cfg.num_test, cfg.independent_val)
-  study = {"config": cfg.record(), "device": devices.describe(), "results": results}
-  train_cfg = cfg.train_config()
-  for net in cfg.nets:
-    for conv_type in cfg.conv_types:
-      if conv_type in results.get(net, {}):
-        continue
-      start = time.perf_counter()
-      with tqdm(total=cfg.epochs, desc=f"{net} {conv_type:<9}", unit="epoch",
-                leave=True, dynamic_ncols=True) as bar:
-        # The first epoch also compiles: about 2 s on the CPU, up to a minute on a GPU.
-        bar.set_postfix_str("compiling, first epoch")
-        def on_epoch(epoch, metrics, state):
-          active = np.asarray(state.active)[:cfg.rounds]
-          bar.update()
-          bar.set_postfix(val_acc=f"{np.asarray(metrics.val_acc)[:cfg.rounds].mean():.1f}%",
-                          training=f"{active.sum()}/{cfg.rounds}")
+  for net, conv_type in todo:
+    start = time.perf_counter()
+    with tqdm(total=cfg.epochs, desc=f"{net} {conv_type:<9}", unit="epoch", leave=True,
+              dynamic_ncols=True, disable=not devices.is_main_process() or None) as bar:
+      # The first epoch also compiles: seconds on a CPU, up to a minute on a GPU.
+      bar.set_postfix_str("compiling, first epoch")
 
-        res = train_seeds(make_net(net, conv_type), train_cfg, splits, range(cfg.rounds),
-                          on_epoch=on_epoch)
-      results.setdefault(net, {})[conv_type] = {
-          "val": [round(float(a), 2) for a in res.val_acc],
-          "test": [round(float(a), 2) for a in res.test_acc],
-          "epochs": [int(e) for e in res.epochs],
-          "seconds": round(time.perf_counter() - start, 1),
-      }
+      def on_epoch(epoch, metrics):
+        bar.update()
+        bar.set_postfix(val_acc=f"{np.mean(metrics.val_acc[:cfg.seeds]):.1f}%",
+                        training=f"{metrics.active[:cfg.seeds].sum()}/{cfg.seeds}")
+
+      res = train_seeds(make_net(net, conv_type, cfg.precision), cfg.recipe(), splits,
+                        range(cfg.seeds), on_epoch=on_epoch)
+    entry = {"val": [round(float(a), 2) for a in res.val_acc],
+             "test": [round(float(a), 2) for a in res.test_acc],
+             "epochs": [int(e) for e in res.epochs],
+             "seconds": round(time.perf_counter() - start, 1)}
+    if res.diverged.any():
+      entry["diverged"] = [int(i) for i in np.flatnonzero(res.diverged)]
+      print(f"warning: {net} {conv_type}: the validation loss of round(s) "
+            f"{[i + 1 for i in entry['diverged']]} became non-finite; they keep their last "
+            "finite parameters and are left out of the means")
+    results.setdefault(net, {})[conv_type] = entry
+    ordered = _ordered(results)
+    study = {"config": cfg.record(list(ordered), [c for c in CONV_TYPES
+                                                  if any(c in r for r in ordered.values())]),
+             "device": devices.describe(), "results": ordered}
+    if devices.is_main_process():
       report.write_all(out, study)
   return study

@@ -5,7 +5,13 @@ order, validation after every epoch, the parameters with the lowest validation l
 a stop after `patience` epochs without improvement. Every seed is a slice of the leading axis
 of `SeedsState`; one jitted `epoch_step` trains all of them for an epoch (`lax.scan` over the
 batches, `jax.vmap` over seeds) and applies early stopping by masking, so Python only drives
-epochs and the progress bar.
+epochs and the progress bar. The seeds are split over every device of every process (a
+multi-process run gives the numbers of one process with as many devices).
+
+A seed whose validation loss becomes non-finite stops improving, so it keeps its last good
+parameters; it is flagged `diverged` for the report rather than averaged in silently.
+
+Dimension letters: S seeds, K batches of an epoch, B images of a batch, H/W/C image axes.
 """
 
 import dataclasses
@@ -23,7 +29,8 @@ from hw2_jax.core import devices
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class Recipe:
+  """The original's training recipe: Adadelta, fixed batch order, early stopping."""
   epochs: int = 50
   patience: int = 9
   batch_size: int = 200
@@ -33,7 +40,7 @@ class TrainConfig:
   weight_decay: float = 5e-5
 
 
-def optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+def optimizer(cfg: Recipe) -> optax.GradientTransformation:
   """torch.optim.Adadelta(lr, rho, eps, weight_decay): decay is added to the gradient."""
   return optax.adadelta(cfg.learning_rate, rho=cfg.rho, eps=cfg.eps,
                         weight_decay=cfg.weight_decay)
@@ -49,11 +56,13 @@ class SeedsState(NamedTuple):
   active: jax.Array      # S, still training
   epochs: jax.Array      # S, epochs trained
   val_acc: jax.Array     # S, validation accuracy (%) of the last epoch trained
+  diverged: jax.Array    # S, a validation loss was non-finite
 
 
 class EpochMetrics(NamedTuple):
   val_loss: jax.Array  # S
   val_acc: jax.Array   # S
+  active: jax.Array    # S, still training after this epoch
 
 
 def to_batches(x: np.ndarray, batch_size: int) -> np.ndarray:
@@ -61,7 +70,7 @@ def to_batches(x: np.ndarray, batch_size: int) -> np.ndarray:
   return x.reshape(x.shape[0] // batch_size, batch_size, *x.shape[1:])
 
 
-def init_state(model: nn.Module, cfg: TrainConfig, seeds, image_shape) -> SeedsState:
+def init_state(model: nn.Module, cfg: Recipe, seeds, image_shape) -> SeedsState:
   """Seed s's parameters are `model.init(key(s), x)`'s, made without running the model.
 
   `lazy_init` evaluates only the parameter initialisers: `init` also ran the forward pass op
@@ -80,7 +89,8 @@ def init_state(model: nn.Module, cfg: TrainConfig, seeds, image_shape) -> SeedsS
       bad_epochs=jnp.zeros((num,), jnp.int32),
       active=jnp.ones((num,), bool),
       epochs=jnp.zeros((num,), jnp.int32),
-      val_acc=jnp.zeros((num,), jnp.float32))
+      val_acc=jnp.zeros((num,), jnp.float32),
+      diverged=jnp.zeros((num,), bool))
 
 
 def _loss(params, model, x_BHWC, y_B):
@@ -110,7 +120,7 @@ def _masked(active_S, new, old):
       lambda n, o: jnp.where(active_S.reshape(-1, *[1] * (n.ndim - 1)), n, o), new, old)
 
 
-def train_epoch(state: SeedsState, model, cfg: TrainConfig, x_KBHWC, y_KB) -> SeedsState:
+def train_epoch(state: SeedsState, model, cfg: Recipe, x_KBHWC, y_KB) -> SeedsState:
   """One epoch over the fixed batch order; seeds that stopped keep their parameters."""
   tx = optimizer(cfg)
 
@@ -139,16 +149,17 @@ def early_stopping(state: SeedsState, val_loss_S, val_acc_S, patience: int) -> S
       bad_epochs=bad_epochs,
       active=active & (bad_epochs < patience),
       epochs=state.epochs + active,
-      val_acc=jnp.where(active, val_acc_S, state.val_acc))
+      val_acc=jnp.where(active, val_acc_S, state.val_acc),
+      diverged=state.diverged | (active & ~jnp.isfinite(val_loss_S)))
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg"), donate_argnums=0)
-def epoch_step(state: SeedsState, model, cfg: TrainConfig, train, val):
+def epoch_step(state: SeedsState, model, cfg: Recipe, train, val):
   """Train one epoch, validate, apply early stopping: the whole hot path, jitted once."""
   state = train_epoch(state, model, cfg, *train)
   val_loss_S, val_acc_S = evaluate(state.params, model, *val)
-  return early_stopping(state, val_loss_S, val_acc_S, cfg.patience), EpochMetrics(val_loss_S,
-                                                                                  val_acc_S)
+  state = early_stopping(state, val_loss_S, val_acc_S, cfg.patience)
+  return state, EpochMetrics(val_loss_S, val_acc_S, state.active)
 
 
 @functools.partial(jax.jit, static_argnames="model")
@@ -160,35 +171,38 @@ class SeedsResult(NamedTuple):
   val_acc: np.ndarray   # S, last epoch trained
   test_acc: np.ndarray  # S, best parameters on the (shifted) test set
   epochs: np.ndarray    # S
+  diverged: np.ndarray  # S, a validation loss was non-finite
 
 
-def train_seeds(model: nn.Module, cfg: TrainConfig, splits: dict, seeds,
-                on_epoch: Callable[[int, EpochMetrics, SeedsState], None] | None = None,
+def train_seeds(model: nn.Module, cfg: Recipe, splits: dict, seeds,
+                on_epoch: Callable[[int, EpochMetrics], None] | None = None,
                 mesh=None) -> SeedsResult:
   """Trains one model per seed on `splits` (make_splits' dict), all seeds at once.
 
-  Seeds are spread over the devices of `mesh` (default: every local device); when their number
-  does not divide the device count, extra seeds are trained and dropped from the result.
+  Seeds are spread over the devices of `mesh` (default: every device of every process); when
+  their number does not divide the device count, extra seeds are trained and dropped from the
+  result. `on_epoch(epoch, metrics)` sees each epoch's metrics as numpy arrays (all seeds).
   """
-  mesh = devices.local_mesh("seeds") if mesh is None else mesh
-  num_devices = mesh.devices.size
+  mesh = devices.mesh("seeds") if mesh is None else mesh
   seeds = list(seeds)
-  padded = seeds + [max(seeds) + 1 + i for i in range(-len(seeds) % num_devices)]
-  put = lambda tree, sharding: jax.tree.map(lambda a: jax.device_put(a, sharding), tree)
-  batched = lambda split: put(
+  padded = seeds + [max(seeds) + 1 + i for i in range(devices.padded_size(len(seeds), mesh)
+                                                      - len(seeds))]
+  batched = lambda split: devices.put(
       tuple(to_batches(a, cfg.batch_size) for a in split), devices.replicated(mesh))
   train, val, test = (batched(splits[k]) for k in ("train", "val", "test"))
 
   state = init_state(model, cfg, padded, splits["train"][0].shape[1:])
-  state = put(state, devices.leading_axis_sharding(mesh, len(padded)))
+  state = devices.put(state, devices.leading_axis_sharding(mesh, len(padded)))
   for epoch in range(cfg.epochs):
     state, metrics = epoch_step(state, model, cfg, train, val)
+    metrics = devices.fetch(metrics)
     if on_epoch is not None:
-      on_epoch(epoch, metrics, state)
-    if not bool(state.active.any()):
+      on_epoch(epoch, metrics)
+    if not metrics.active.any():
       break
   test_acc = test_accuracy(state.best_params, model, *test)
   n = len(seeds)
   chex.assert_shape(test_acc, (len(padded),))
-  return SeedsResult(np.asarray(state.val_acc)[:n], np.asarray(test_acc)[:n],
-                     np.asarray(state.epochs)[:n])
+  val_acc, test_acc, epochs, diverged = devices.fetch(
+      (state.val_acc, test_acc, state.epochs, state.diverged))
+  return SeedsResult(val_acc[:n], test_acc[:n], epochs[:n], diverged[:n])

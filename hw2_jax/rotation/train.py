@@ -1,43 +1,48 @@
 """Pure training and evaluation functions, vmapped over seeds and jitted once.
 
-State is a plain pytree `{"params", "opt_state"}` with a leading seed axis; the data
-lives on device as uint8 and each step gathers its batch by index, so shuffling
-(`jax.random.permutation` per epoch) and augmentation (one random angle per image,
-per draw) happen inside the jitted step.
+The state is a `TrainState` whose leaves have a leading seed axis S, split over every device
+of every process. The data lives on the devices as uint8 and each step gathers its batch by
+index, so shuffling (`jax.random.permutation` per epoch) and augmentation (one random angle
+per image, per draw) happen inside the jitted step. Randomness comes from named streams of
+the run's key (core/rng.py): "init" (seed s: its s-th key), "shuffle" and "augment" (per epoch).
+
+Dimension letters: S seeds, N images of the split, T steps of an epoch, B images of a batch,
+H/W/C image axes, K classes, A angles.
 """
 
 import functools
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from hw2_jax.core import devices, rng
 from hw2_jax.rotation.model import CNN
 from hw2_jax.rotation.rotate import random_angles, rotate
 
-MODEL = CNN()
+
+class TrainState(NamedTuple):
+  params: Any
+  opt_state: Any
 
 
 def optimizer(learning_rate: float) -> optax.GradientTransformation:
   return optax.adam(learning_rate)  # torch.optim.Adam defaults: b1 .9, b2 .999, eps 1e-8
 
 
-def init_state(key: jax.Array, learning_rate: float) -> dict:
-  params = MODEL.init(key, jnp.zeros((1, 32, 32, 3), jnp.float32))["params"]
-  return {"params": params, "opt_state": optimizer(learning_rate).init(params)}
+@functools.partial(jax.jit, static_argnums=1)
+def _init_one(key: jax.Array, learning_rate: float) -> TrainState:
+  params = CNN().init(key, jnp.zeros((1, 32, 32, 3), jnp.float32))["params"]
+  return TrainState(params, optimizer(learning_rate).init(params))
 
 
-_init_state_jit = jax.jit(init_state, static_argnums=1)
-
-
-def init_states(seed: int, seeds: int, learning_rate: float) -> dict:
-  """Seed-stacked states: seed s is initialised from fold_in(PRNGKey(seed), s).
-
-  One jitted init per seed, stacked: bitwise the same as the eager `vmap(init_state)` that
-  produced the committed results (a jitted vmap rounds the bias bounds 1 ulp differently)."""
-  states = [_init_state_jit(jax.random.fold_in(jax.random.PRNGKey(seed), s), learning_rate)
-            for s in range(seeds)]
+def init_state(seed: int, seeds: int, learning_rate: float) -> TrainState:
+  """The state of `seeds` models stacked on a leading axis; model s starts from the s-th key
+  of the run's "init" stream (one jitted init per model, then stacked)."""
+  init_key = rng.stream(rng.root(seed), "init")
+  states = [_init_one(jax.random.fold_in(init_key, s), learning_rate) for s in range(seeds)]
   return jax.tree.map(lambda *leaves: jnp.stack(leaves), *states)
 
 
@@ -45,16 +50,17 @@ def to_float(images_BxHxWxC: jax.Array) -> jax.Array:
   return images_BxHxWxC.astype(jnp.float32) / 255.0
 
 
-def _loss(params, x_BxHxWxC, labels_B, mask_B):
-  logits_BxK = MODEL.apply({"params": params}, x_BxHxWxC)
+def _loss(params, x_BxHxWxC, labels_B, mask_B, precision: str = "fp32"):
+  logits_BxK = CNN(precision=precision).apply({"params": params}, x_BxHxWxC)
   ce_B = optax.softmax_cross_entropy_with_integer_labels(logits_BxK, labels_B)
   return jnp.sum(ce_B * mask_B) / jnp.maximum(jnp.sum(mask_B), 1.0)
 
 
 def epoch_keys(seed: int, epoch: int) -> tuple[jax.Array, jax.Array]:
   """(shuffle key, augmentation key) of an epoch: fresh batch orders and angles each epoch."""
-  epoch_key = jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(seed), 1), epoch)
-  return jax.random.fold_in(epoch_key, 0), jax.random.fold_in(epoch_key, 1)
+  root = rng.root(seed)
+  return (jax.random.fold_in(rng.stream(root, "shuffle"), epoch),
+          jax.random.fold_in(rng.stream(root, "augment"), epoch))
 
 
 def step_keys(aug_key: jax.Array, t, seeds: int) -> jax.Array:
@@ -62,28 +68,34 @@ def step_keys(aug_key: jax.Array, t, seeds: int) -> jax.Array:
   return jax.random.split(jax.random.fold_in(aug_key, t), seeds)
 
 
-def _train_step_one(state, images_NxHxWxC, labels_N, idx_B, mask_B, key, *,
-                    augment: bool, max_angle: float, learning_rate: float):
+def training_batch(images_NxHxWxC, idx_B, key, *, augment: bool, max_angle: float):
+  """The images a step trains on: gathered by index and, when `augment`, randomly rotated."""
   batch_BxHxWxC = images_NxHxWxC[idx_B]
   if augment:
     batch_BxHxWxC = rotate(batch_BxHxWxC, random_angles(key, idx_B.shape[0], max_angle))
-  loss, grads = jax.value_and_grad(_loss)(state["params"], to_float(batch_BxHxWxC),
-                                          labels_N[idx_B], mask_B)
-  updates, opt_state = optimizer(learning_rate).update(grads, state["opt_state"],
-                                                       state["params"])
-  params = optax.apply_updates(state["params"], updates)
-  return {"params": params, "opt_state": opt_state}, loss
+  return batch_BxHxWxC
 
 
-@functools.partial(jax.jit, static_argnames=("augment", "max_angle", "learning_rate"),
-                   donate_argnums=(0,))
-def train_step(states, images_NxHxWxC, labels_N, idx_SxTxB, mask_TxB, key, t, *,
-               augment: bool, max_angle: float, learning_rate: float):
+def _train_step_one(state: TrainState, images_NxHxWxC, labels_N, idx_B, mask_B, key, *,
+                    augment: bool, max_angle: float, learning_rate: float,
+                    precision: str = "fp32"):
+  batch_BxHxWxC = training_batch(images_NxHxWxC, idx_B, key, augment=augment,
+                                 max_angle=max_angle)
+  loss, grads = jax.value_and_grad(_loss)(state.params, to_float(batch_BxHxWxC),
+                                          labels_N[idx_B], mask_B, precision)
+  updates, opt_state = optimizer(learning_rate).update(grads, state.opt_state, state.params)
+  return TrainState(optax.apply_updates(state.params, updates), opt_state), loss
+
+
+@functools.partial(jax.jit, static_argnames=("augment", "max_angle", "learning_rate",
+                                             "precision"), donate_argnums=(0,))
+def train_step(states: TrainState, images_NxHxWxC, labels_N, idx_SxTxB, mask_TxB, key, t, *,
+               augment: bool, max_angle: float, learning_rate: float, precision: str = "fp32"):
   """Adam step `t` of an epoch for every seed: each seed has its own batch order and angles."""
   seeds = idx_SxTxB.shape[0]
   keys_S = step_keys(key, t, seeds)
   step = functools.partial(_train_step_one, augment=augment, max_angle=max_angle,
-                           learning_rate=learning_rate)
+                           learning_rate=learning_rate, precision=precision)
   if seeds == 1:  # same result; XLA's CPU convs run ~10% faster without the batched weights
     state, loss = step(jax.tree.map(lambda a: a[0], states), images_NxHxWxC, labels_N,
                        idx_SxTxB[0, t], mask_TxB[t], keys_S[0])
@@ -106,32 +118,34 @@ def epoch_batches(key: jax.Array, seeds: int, n: int, batch_size: int):
   return idx_SxTxB, mask_TxB
 
 
-def _correct_one(params, images_BxHxWxC, labels_B, mask_B, angle):
+def _correct_one(params, images_BxHxWxC, labels_B, mask_B, angle, precision):
   x = rotate(images_BxHxWxC, jnp.full((images_BxHxWxC.shape[0],), angle, jnp.float32))
-  logits_BxK = MODEL.apply({"params": params}, to_float(x))
+  logits_BxK = CNN(precision=precision).apply({"params": params}, to_float(x))
   return jnp.sum((jnp.argmax(logits_BxK, -1) == labels_B) * mask_B)
 
 
-@jax.jit
-def correct_count(params_S, images_BxHxWxC, labels_B, mask_B, angle):
-  return jax.vmap(_correct_one, in_axes=(0, None, None, None, None))(
-      params_S, images_BxHxWxC, labels_B, mask_B, angle)
+@functools.partial(jax.jit, static_argnames="precision")
+def correct_count(params_S, images_BxHxWxC, labels_B, mask_B, angle, precision: str = "fp32"):
+  return jax.vmap(_correct_one, in_axes=(0, None, None, None, None, None))(
+      params_S, images_BxHxWxC, labels_B, mask_B, angle, precision)
 
 
-def evaluate(params_S, images_NxHxWxC, labels_N, angles, batch_size: int = 1000) -> np.ndarray:
+def evaluate(params_S, images_NxHxWxC, labels_N, angles, batch_size: int = 1000,
+             precision: str = "fp32") -> np.ndarray:
   """Accuracy in percent, angles x seeds, on the test set rotated by each angle."""
   n = images_NxHxWxC.shape[0]
   batch_size = min(batch_size, n)
   steps = -(-n // batch_size)
   pad = steps * batch_size - n
-  images = jnp.pad(jnp.asarray(images_NxHxWxC), ((0, pad), (0, 0), (0, 0), (0, 0)))
-  labels = jnp.pad(jnp.asarray(labels_N), (0, pad))
-  mask = (jnp.arange(steps * batch_size) < n).astype(jnp.float32)
-  out = []
+  images = np.pad(np.asarray(images_NxHxWxC), ((0, pad), (0, 0), (0, 0), (0, 0)))
+  labels = np.pad(np.asarray(labels_N), (0, pad))
+  mask = (np.arange(steps * batch_size) < n).astype(np.float32)
+  out_AxS = []
   for angle in angles:
-    total = 0
+    total_S = 0
     for t in range(steps):
       sl = slice(t * batch_size, (t + 1) * batch_size)
-      total = total + correct_count(params_S, images[sl], labels[sl], mask[sl], float(angle))
-    out.append(np.asarray(total) / n * 100.0)
-  return np.stack(out)
+      total_S = total_S + devices.fetch(correct_count(
+          params_S, images[sl], labels[sl], mask[sl], float(angle), precision))
+    out_AxS.append(np.asarray(total_S) / n * 100.0)
+  return np.stack(out_AxS)

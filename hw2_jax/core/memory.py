@@ -1,0 +1,36 @@
+"""Refusing sizes that cannot fit, before any work: a rough estimate against the device's memory.
+
+Each study estimates the bytes one device needs from its shapes (parameters, optimizer state,
+the activations a step keeps for its backward pass); `check_fits` compares that with what one
+device has (a GPU's or TPU's memory; on the CPU the machine's RAM) and refuses with one line
+when the estimate is more than that. The estimates are within a small factor, not exact: they
+catch a `--seeds 100000` or a batch a thousand times too large, not the last gigabyte.
+"""
+
+import os
+
+import jax
+
+from hw2_jax.core.errors import ConfigError
+
+GB = 1024**3
+
+
+def device_bytes() -> int:
+  """Memory of one device: bytes_limit of a GPU/TPU, the machine's RAM for the CPU."""
+  device = jax.devices()[0]
+  if device.platform != "cpu":
+    stats = device.memory_stats() or {}
+    if stats.get("bytes_limit"):
+      return int(stats["bytes_limit"])
+  return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_fits(need_bytes: float, what: str, fix: str) -> None:
+  """Refuses when `need_bytes` (for one device) is more than a device has."""
+  have = device_bytes()
+  if jax.devices()[0].platform == "cpu":  # host devices share the machine's memory
+    need_bytes *= jax.local_device_count()
+  if need_bytes > have:
+    raise ConfigError(f"{what} needs about {need_bytes / GB:,.0f} GB per device, more than the "
+                      f"{have / GB:,.0f} GB a device has; {fix}.")

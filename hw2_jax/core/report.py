@@ -1,0 +1,37 @@
+"""The two shapes every study reports in: markdown tables and matplotlib figures.
+
+Figures are drawn with the non-interactive Agg backend (no display needed), written atomically
+(core/io.py) and closed, so a long study does not pile up open figures.
+"""
+
+import contextlib
+from pathlib import PurePath
+
+from hw2_jax.core import io
+
+
+def markdown_table(header, rows, align=None) -> str:
+  """A GitHub markdown table; `align` is a string of 'l'/'r' per column (default all left)."""
+  rule = {"l": "---", "r": "---:"}
+  lines = ["| " + " | ".join(map(str, header)) + " |",
+           "|" + "|".join(rule[a] for a in (align or "l" * len(header))) + "|"]
+  lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+  return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def figure(path, nrows: int = 1, ncols: int = 1, **subplots_kwargs):
+  """Yields (fig, axes) of `plt.subplots`; on leaving, saves to `path` (format from its suffix)
+  and closes the figure, also when drawing failed."""
+  import matplotlib  # pylint: disable=import-outside-toplevel
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+  fig, axes = plt.subplots(nrows, ncols, **subplots_kwargs)
+  try:
+    yield fig, axes
+    fmt = PurePath(str(path)).suffix.lstrip(".") or "png"
+    with io.atomic_open(path) as f:
+      fig.savefig(f, format=fmt, dpi=120, bbox_inches="tight")
+  finally:
+    plt.close(fig)
