@@ -5,6 +5,12 @@ TF32 on recent NVIDIA GPUs, a single bfloat16 pass on a TPU. So that `--precisio
 same on every backend, `fp32` asks for full float32 (`Precision.HIGHEST`) and `bf16` casts
 both operands to bfloat16 and accumulates in float32 (`preferred_element_type`); everything
 that is not a GEMM (padding, ReLU, pooling, losses, the optimizer) stays float32 either way.
+
+XLA:CPU has no kernel for every bfloat16 x bfloat16 -> float32 dot (batched ones, as `jax.vmap`
+over seeds makes, fail with "Unsupported element type for DotThunk"), so on the CPU `bf16`
+rounds both operands to bfloat16 and multiplies them in float32: the same numbers (a product of
+two bfloat16 values is exact in float32, and the sum is accumulated in float32), without
+bfloat16's speed. GPUs and TPUs run the bfloat16 GEMMs natively.
 """
 
 import functools
@@ -16,28 +22,39 @@ PRECISIONS = ("fp32", "bf16")
 
 
 def operand_dtype(precision: str):
+  """The dtype GEMM operands are stored in (bfloat16 halves the memory of kept patches)."""
   return jnp.bfloat16 if precision == "bf16" else jnp.float32
 
 
+def _native_bf16() -> bool:
+  return jax.default_backend() != "cpu"
+
+
+def _operands(precision: str, *arrays):
+  """The operands as the GEMM takes them: bfloat16 (natively) or bfloat16-rounded float32."""
+  if precision != "bf16":
+    return [a.astype(jnp.float32) for a in arrays]
+  if _native_bf16():
+    return [a.astype(jnp.bfloat16) for a in arrays]
+  return [a.astype(jnp.bfloat16).astype(jnp.float32) for a in arrays]
+
+
 def _kwargs(precision: str) -> dict:
-  if precision == "bf16":
+  if precision == "bf16" and _native_bf16():
     return {"preferred_element_type": jnp.float32}
   return {"precision": jax.lax.Precision.HIGHEST}
 
 
 def einsum(spec: str, a, b, precision: str):
   """`jnp.einsum(spec, a, b)` at `precision`, with a float32 result."""
-  dt = operand_dtype(precision)
-  return jnp.einsum(spec, a.astype(dt), b.astype(dt), **_kwargs(precision))
+  return jnp.einsum(spec, *_operands(precision, a, b), **_kwargs(precision))
 
 
 @functools.cache
 def dot_general(mode: str):
   """A `lax.dot_general` for `flax.linen.Dense(dot_general=...)` at precision `mode`."""
   def dot(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):  # pylint: disable=unused-argument
-    dt = operand_dtype(mode)
-    return jax.lax.dot_general(lhs.astype(dt), rhs.astype(dt), dimension_numbers,
-                               **_kwargs(mode))
+    return jax.lax.dot_general(*_operands(mode, lhs, rhs), dimension_numbers, **_kwargs(mode))
   return dot
 
 
@@ -45,7 +62,6 @@ def dot_general(mode: str):
 def conv_general_dilated(mode: str):
   """A `lax.conv_general_dilated` for `flax.linen.Conv(conv_general_dilated=...)`."""
   def conv(lhs, rhs, *args, precision=None, preferred_element_type=None, **kwargs):  # pylint: disable=unused-argument
-    dt = operand_dtype(mode)
-    return jax.lax.conv_general_dilated(lhs.astype(dt), rhs.astype(dt), *args, **kwargs,
+    return jax.lax.conv_general_dilated(*_operands(mode, lhs, rhs), *args, **kwargs,
                                         **_kwargs(mode))
   return conv
