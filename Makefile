@@ -4,7 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install test padding-study rotation-study gpt-train gpt-generate gpt-plot bench clean
+.PHONY: install install-tfds test padding-study rotation-study gpt-train gpt-generate gpt-plot \
+        bench mutation clean
 
 install: $(VENV)/.installed
 
@@ -14,13 +15,21 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+# TensorFlow, which tensorflow-datasets needs to prepare canonical CIFAR-10 (once).
+install-tfds: $(VENV)/.installed-tfds
+
+$(VENV)/.installed-tfds: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[tfds]'
+	touch $@
+
 test: install
 	$(PY) -m pytest -n 2 $(ARGS)
 
 padding-study: install
 	$(PY) -m hw2_jax padding-study $(ARGS)
 
-rotation-study: install
+# The default data source (tensorflow-datasets) needs the tfds extra; --data-dir does not.
+rotation-study: install $(if $(findstring --data-dir,$(ARGS)),,install-tfds)
 	$(PY) -m hw2_jax rotation-study $(ARGS)
 
 gpt-train: install

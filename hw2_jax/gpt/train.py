@@ -195,8 +195,8 @@ def train_and_evaluate(cfg: Config, log=print) -> dict | None:
   with rundir.claim(cfg.out) as out:
     run = RunDir(out, cfg)
     r = _setup(cfg, run, log)
-    tx = from_config(cfg, r.total_steps)
-    state = devices.put(create_state(r.model_cfg, tx, cfg.seed), devices.replicated(r.mesh))
+    state = devices.put(create_state(r.model_cfg, from_config(cfg, r.total_steps), cfg.seed),
+                        devices.replicated(r.mesh))
     if cfg.resume:
       state, _ = checkpoint.restore(run.last, state)
     start = int(devices.fetch(state.step))
@@ -208,102 +208,136 @@ def train_and_evaluate(cfg: Config, log=print) -> dict | None:
         f"{'fused' if r.model_cfg.fused_attention else 'explicit'} attention, on "
         f"{devices.describe()}; {len(r.tok.chars)} characters in the vocabulary, "
         f"{r.spe} steps per epoch, steps {start} -> {r.total_steps}")
-    return _loop(cfg, run, r, state, start, out, log)
+    events = _Events(cfg, run, r, MetricsLog(out, r.spe, cfg.train_batch_size * cfg.block_size,
+                                             start if cfg.resume else None))
+    with events:
+      state, step = _train_loop(cfg, r, state, start, events)
+      return events.finish(state, step)
 
 
-def _loop(cfg: Config, run: RunDir, r: _Run, state, start: int, out, log) -> dict:
-  log_ = MetricsLog(out, r.spe, cfg.train_batch_size * cfg.block_size,
-                    start if cfg.resume else None)
-  generator = get_generator(r.model_cfg)
-  meta = lambda step, loss: run.meta(step, loss, model=to_dict(r.model_cfg), vocab=r.tok.chars,
-                                     text_sha256=r.text_sha256, steps_per_epoch=r.spe,
-                                     total_steps=r.total_steps, device=devices.describe())
-  evals = []
+def _train_loop(cfg: Config, r: _Run, state, start: int, events: "_Events"):
+  """Steps from `start` to the end; the metrics are fetched every --log-every steps, and
+  evaluation, samples and checkpoints come at their own cadences."""
+  step = start
+  with interrupt.stop_requests() as stop:
+    while step < r.total_steps:
+      state, metrics = r.step_fn(state, r.train_N)
+      step += 1
+      events.log.add(metrics)
+      every = lambda n: n and step % n == 0 and step < r.total_steps
+      if step == start + 1:  # includes compiling: left out of tokens/s
+        events.flush(step, timed=False)
+      elif every(cfg.log_every):
+        events.flush(step)
+      if every(cfg.eval_every):
+        events.evaluate(state, step)
+      if every(cfg.generate_every):
+        events.sample(state, step)
+      if every(cfg.checkpoint_every):
+        events.save(state, step)
+      if stop.requested(sync=every(cfg.log_every)):
+        events.save(state, step)
+        raise Interrupted(f"interrupted ({stop.name}) at step {step}: saved "
+                          f"{events.run.last.directory}/{step}; continue with --resume.")
+  return state, step
 
-  def evaluate(step):
-    if r.val_N is None:
+
+class _Events:
+  """What happens between training steps: the log, evaluation, samples, checkpoints, and the
+  summary at the end. Each flushes the pending metrics first (so a non-finite loss stops the
+  run before anything is saved) and keeps its own time out of tokens/s."""
+
+  def __init__(self, cfg: Config, run: RunDir, r: _Run, log: MetricsLog):
+    self.cfg, self.run, self.r, self.log = cfg, run, r, log
+    self.generator = get_generator(r.model_cfg)
+    self.evals, self.samples = [], []
+    self.first_step_s, self.t_start = math.nan, time.perf_counter()
+    self.bar = tqdm(total=r.total_steps, unit="step", dynamic_ncols=True,
+                    disable=not (cfg.progress and devices.is_main_process()) or None)
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, kind, error, _):
+    self.bar.close()
+    self.log.close()
+    if isinstance(error, NonFinite):
+      last = self.run.last_step()
+      kept = (f"the last good checkpoint is step {last} in {self.run.last.directory}" if last
+              else "no checkpoint was written")
+      raise RunError(f"{error}; stopped without saving it ({kept}); lower --learning-rate or "
+                     "raise --warmup-steps and start again with --overwrite.") from None
+
+  def flush(self, step: int, timed: bool = True) -> None:
+    self.log.flush(step, timed)
+    if not timed:
+      self.first_step_s = time.perf_counter() - self.t_start
+    self.bar.update(step - self.bar.n)
+    self.bar.set_postfix(epoch=f"{step / self.r.spe:.2f}", loss=f"{self.log.last_loss:.4f}")
+
+  def _meta(self, step: int, loss: float) -> dict:
+    r = self.r
+    return self.run.meta(step, loss, model=to_dict(r.model_cfg), vocab=r.tok.chars,
+                         text_sha256=r.text_sha256, steps_per_epoch=r.spe,
+                         total_steps=r.total_steps, device=devices.describe())
+
+  def evaluate(self, state, step: int) -> None:
+    """Validation loss on the held-out text; the best checkpoint is chosen by it."""
+    if self.r.val_N is None:
       return
-    m = {k: float(v) for k, v in devices.fetch(r.eval_fn(state.params, r.val_N,
-                                                         state.rng)).items()}
-    log_.write({"kind": "eval", "step": step, **m})
-    evals.append(m["val_loss"])
+    self.flush(step)
+    m = {k: float(v) for k, v in devices.fetch(
+        self.r.eval_fn(state.params, self.r.val_N, state.rng)).items()}
+    self.log.write({"kind": "eval", "step": step, **m})
+    self.evals.append(m["val_loss"])
     if math.isfinite(m["val_loss"]):
-      run.save_best(step, state, meta(step, m["val_loss"]), m["val_loss"])
+      self.run.save_best(step, state, self._meta(step, m["val_loss"]), m["val_loss"])
+    self.log.restart_clock()
 
-  def save(step):
-    loss = log_.take_window_loss()
-    run.save(step, state, meta(step, loss))
-    if r.val_N is None:
-      run.save_best(step, state, meta(step, loss), loss)
+  def sample(self, state, step: int) -> None:
+    self.flush(step)
+    key = jax.random.fold_in(rng.stream(rng.root(self.cfg.seed), "samples"), step)
+    ids = self.generator.generate(state.params, self.r.tok.encode(self.r.prompt),
+                                  self.cfg.num_samples, self.cfg.sample_tokens, key)
+    self.samples = [self.r.tok.decode(row) for row in ids]
+    self.log.write({"kind": "sample", "step": step, "prompt": self.r.prompt,
+                    "samples": self.samples})
+    for s in self.samples:
+      self.bar.write(f"[step {step}] {s!r}")
+    self.log.restart_clock()
 
-  def sample(step):
-    ids = generator.generate(state.params, r.tok.encode(r.prompt), cfg.num_samples,
-                             cfg.sample_tokens, jax.random.fold_in(
-                                 rng.stream(rng.root(cfg.seed), "samples"), step))
-    samples = [r.tok.decode(row) for row in ids]
-    log_.write({"kind": "sample", "step": step, "prompt": r.prompt, "samples": samples})
-    return samples
+  def save(self, state, step: int) -> None:
+    """A checkpoint in last/ (and in best/ by training loss when no text is held out)."""
+    self.flush(step)
+    loss = self.log.take_window_loss()
+    self.run.save(step, state, self._meta(step, loss))
+    if self.r.val_N is None:
+      self.run.save_best(step, state, self._meta(step, loss), loss)
+    self.log.restart_clock()
 
-  bar = tqdm(total=r.total_steps, initial=start, unit="step", dynamic_ncols=True,
-             disable=not (cfg.progress and devices.is_main_process()) or None)
-  step, first_step_s, t_wall = start, math.nan, time.perf_counter()
-  try:
-    with interrupt.stop_requests() as stop:
-      while step < r.total_steps:
-        state, metrics = r.step_fn(state, r.train_N)
-        step += 1
-        log_.add(metrics)
-        due = lambda every: every and step % every == 0 and step < r.total_steps
-        if step == start + 1:  # includes compiling: its own window, left out of tokens/s
-          log_.flush(step, timed=False)
-          first_step_s = time.perf_counter() - t_wall
-        elif due(cfg.log_every) or step == r.total_steps:
-          log_.flush(step)
-        bar.update(step - bar.n)
-        bar.set_postfix(epoch=f"{step / r.spe:.2f}", loss=f"{log_.last_loss:.4f}")
-        if any(due(e) for e in (cfg.eval_every, cfg.generate_every, cfg.checkpoint_every)):
-          log_.flush(step)
-          if due(cfg.eval_every):
-            evaluate(step)
-          if due(cfg.generate_every):
-            for s in sample(step):
-              bar.write(f"[step {step}] {s!r}")
-          if due(cfg.checkpoint_every):
-            save(step)
-          log_.restart_clock()
-        if stop.requested(sync=due(cfg.log_every)):
-          log_.flush(step)
-          save(step)
-          raise Interrupted(f"interrupted ({stop.name}) at step {step}: saved "
-                            f"{run.last.directory}/{step}; continue with --resume.")
-  except NonFinite as e:
-    last = run.last_step()
-    kept = (f"the last good checkpoint is step {last} in {run.last.directory}" if last
-            else "no checkpoint was written")
-    raise RunError(f"{e}; stopped without saving it ({kept}); lower --learning-rate or "
-                   "raise --warmup-steps and start again with --overwrite.") from None
-  finally:
-    bar.close()
-    log_.close()
-  log_.flush(step)
-  if step % r.spe:
-    log_.end_epoch(step)
-  train_wall = time.perf_counter() - t_wall
-  evaluate(step)
-  save(step)
-  samples = sample(step) if cfg.generate_every else []
-  summary = {"steps": step, "steps_per_epoch": r.spe, "epochs": step / r.spe,
-             "final_loss": log_.last_loss, "final_window_loss": log_.take_window_loss(),
-             "val_loss": evals[-1] if evals else None,
-             "best_val_loss": min(evals) if evals else None,
-             "tokens_per_s_median": float(np.median(log_.rates)) if log_.rates else math.nan,
-             "train_wall_s": train_wall, "first_step_s": first_step_s,
-             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
-             "device": devices.describe(), "params": num_params(state.params),
-             "model": to_dict(r.model_cfg), "samples": samples}
-  if devices.is_main_process():
-    io.write_json(out / "summary.json", summary)
-  return summary
+  def finish(self, state, step: int) -> dict:
+    """The end of the run: last metrics, evaluation, checkpoint, samples and summary.json."""
+    self.flush(step)
+    if step % self.r.spe:
+      self.log.end_epoch(step)
+    train_wall = time.perf_counter() - self.t_start
+    self.evaluate(state, step)
+    self.save(state, step)
+    if self.cfg.generate_every:
+      self.sample(state, step)
+    summary = {
+        "steps": step, "steps_per_epoch": self.r.spe, "epochs": step / self.r.spe,
+        "final_loss": self.log.last_loss,
+        "val_loss": self.evals[-1] if self.evals else None,
+        "best_val_loss": min(self.evals) if self.evals else None,
+        "tokens_per_s_median": float(np.median(self.log.rates)) if self.log.rates else math.nan,
+        "train_wall_s": train_wall, "first_step_s": self.first_step_s,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+        "device": devices.describe(), "params": num_params(state.params),
+        "model": to_dict(self.r.model_cfg), "samples": self.samples}
+    if devices.is_main_process():
+      io.write_json(self.run.out / "summary.json", summary)
+    return summary
 
 
 def restore_run(run_dir, which: str = "best", step: int | None = None):

@@ -6,20 +6,22 @@ canonical class order (`config.CLASSES`).
 
 import concurrent.futures
 import hashlib
+import logging
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from hw2_jax.core import io
 from hw2_jax.core.errors import ConfigError
 from hw2_jax.rotation.config import CLASSES
 
 IMAGE_SHAPE = (32, 32, 3)
 SPLITS = ("train", "test")
 _SUFFIXES = (".png", ".jpg", ".jpeg")
-_TFDS_FIX = ("pip install -e '.[tfds]' to get TensorFlow, or pass --data-dir DIR with "
-             "DIR/{train,test}/<class>/*.png|jpg")
+_TFDS_FIX = ("`make rotation-study` installs it (or pip install -e '.[tfds]'), or pass "
+             "--data-dir DIR with DIR/{train,test}/<class>/*.png|jpg")
 CACHE_NAME = ".hw2_jax_cifar10_cache.npz"
 
 
@@ -38,6 +40,7 @@ def load_tfds(data_dir=None) -> dict:
   except ImportError:
     raise ConfigError(f"--data tfds needs tensorflow-datasets, which is not installed; "
                       f"{_TFDS_FIX}.") from None
+  logging.getLogger("absl").setLevel(logging.ERROR)  # tfds' warnings about its own metadata
   out = {}
   for split in SPLITS:
     try:
@@ -47,10 +50,11 @@ def load_tfds(data_dir=None) -> dict:
       try:
         source = tfds.data_source("cifar10", split=split, data_dir=data_dir, download=True)
       except Exception as e:  # pylint: disable=broad-except
-        raise ConfigError(f"tensorflow-datasets could not prepare cifar10 in "
-                          f"{data_dir or 'its default data dir'} ({type(e).__name__}: {e}); "
-                          f"check the network, or pass --data-dir DIR with "
-                          f"DIR/{{train,test}}/<class>/*.png|jpg.") from None
+        reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise ConfigError(f"tensorflow-datasets could not download and prepare cifar10 in "
+                          f"{data_dir or 'its default data dir'} ({reason}); without internet, "
+                          f"pass --data-dir DIR with DIR/{{train,test}}/<class>/*.png|jpg.") \
+            from None
     out[split] = _from_records(source, f"tfds cifar10 {split}")
   return out
 
@@ -157,12 +161,10 @@ def load_folder(data_dir, cache_dir=None, log=print) -> dict:
       labels = np.asarray([label for _, label in files[split]], np.int32)
       out[split] = (images, labels)
   try:
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, fingerprint=np.asarray(fingerprint),
-             **{f"{s}_images": out[s][0] for s in SPLITS},
-             **{f"{s}_labels": out[s][1] for s in SPLITS})
-    os.replace(tmp, cache)
+    with io.atomic_open(cache) as f:
+      np.savez(f, fingerprint=np.asarray(fingerprint),
+               **{f"{s}_images": out[s][0] for s in SPLITS},
+               **{f"{s}_labels": out[s][1] for s in SPLITS})
     log(f"data: decoded {data_dir}, cached in {cache}")
   except OSError as e:
     print(f"warning: could not write the cache {cache} ({e.strerror}); pass --cache-dir.",
