@@ -40,10 +40,17 @@ def _take_lock(path, flag: str):
   return f
 
 
+def check_writable(path, flag: str = "--out"):
+  """Creates folder `path` and checks it is writable (process 0 only: the only writer)."""
+  if jax.process_index() != 0:
+    return io.as_path(path)
+  return io.ensure_writable_dir(path, flag)
+
+
 @contextlib.contextmanager
 def claim(path, flag: str = "--out"):
   """Yields the writable output folder `path`, locked against other runs until the block ends."""
-  out = io.ensure_writable_dir(path, flag)
+  out = check_writable(path, flag)
   if io.is_uri(out) or jax.process_index() != 0:
     yield out
     return

@@ -143,7 +143,7 @@ def train_and_evaluate(cfg: Config, log=print) -> dict:
   cfg.validate()
   with rundir.claim(cfg.out) as out:
     if not cfg.eval_only:
-      io.ensure_writable_dir(cfg.checkpoints, "--checkpoint-dir")
+      rundir.check_writable(cfg.checkpoints, "--checkpoint-dir")
     cfg, plan = _plan(cfg, out)
     try:
       return _run(cfg, plan, out, log)
