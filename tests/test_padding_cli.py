@@ -2,9 +2,11 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from hw2_jax import cli
@@ -53,6 +55,8 @@ def test_resume_skips_finished_configurations(small_run, monkeypatch):
     (["--nets", "Net3"], "unknown net 'Net3'; choose from: Net1, Net2"),
     (["--conv-types", "same"], "unknown conv type 'same'"),
     (["--rounds", "0"], "--seeds must be >= 1, got 0"),
+    (["--epochs", "0"], "--epochs must be >= 1, got 0"),
+    (["--precision", "fp16"], "unknown --precision 'fp16'"),
     (["--batch-size", "300"], "--batch-size 300 does not divide --num-train 2000"),
 ])
 def test_bad_input_is_one_line_before_training(args, message, tmp_path, capsys, monkeypatch):
@@ -85,3 +89,82 @@ def test_multi_device_run_equals_single_device(small_run, tmp_path):
   assert multi["device"].startswith("4 x")
   for key in ("val", "test", "epochs"):
     assert multi["results"]["Net1"]["reflect"][key] == single["results"]["Net1"]["reflect"][key]
+
+
+def test_default_output_is_under_runs():
+  assert study.Config().out == "runs/padding-study"
+
+
+def test_same_settings_merge_other_settings_refused_overwrite_replaces(small_run, tmp_path,
+                                                                       capsys, monkeypatch):
+  out = tmp_path / "merge"
+  shutil.copytree(small_run, out)
+  trained = []
+  def fake_train(model, *a, **k):
+    trained.append(model.conv_type)
+    return _fake_result()
+  monkeypatch.setattr(study, "train_seeds", fake_train)
+  before = json.loads((out / "padding_study.json").read_text())["results"]["Net1"]["reflect"]
+  # same settings, one configuration more: the kept one is not retrained
+  cli.main(["padding-study", *SMALL[:-1], "reflect", "valid", "--out", str(out)])
+  assert trained == ["valid"]
+  merged = json.loads((out / "padding_study.json").read_text())
+  assert merged["results"]["Net1"]["reflect"] == before
+  assert set(merged["results"]["Net1"]) == {"reflect", "valid"}
+  assert merged["config"]["conv_types"] == ["valid", "reflect"]
+  assert "keeping the configurations already in" in capsys.readouterr().out
+  # other settings: refused in one line, nothing changed
+  with pytest.raises(SystemExit) as e:
+    cli.main(["padding-study", *SMALL, "--epochs", "3", "--out", str(out)])
+  err = capsys.readouterr().err
+  assert e.value.code == 2 and err.count("\n") == 1
+  assert "--epochs 2 there, 3 here" in err and "--overwrite" in err and "--out" in err
+  assert json.loads((out / "padding_study.json").read_text()) == merged
+  # --overwrite replaces the study
+  cli.main(["padding-study", *SMALL, "--epochs", "3", "--out", str(out), "--overwrite"])
+  replaced = json.loads((out / "padding_study.json").read_text())
+  assert replaced["config"]["epochs"] == 3 and list(replaced["results"]["Net1"]) == ["reflect"]
+
+
+def _fake_result():
+  from hw2_jax.padding.train import SeedsResult  # pylint: disable=import-outside-toplevel
+  n = 3
+  return SeedsResult(np.full(n, 50.0), np.full(n, 50.0), np.full(n, 2), np.zeros(n, bool))
+
+
+def test_truncated_study_file_is_one_line(small_run, tmp_path, capsys):
+  out = tmp_path / "torn"
+  shutil.copytree(small_run, out)
+  path = out / "padding_study.json"
+  path.write_text(path.read_text()[:40])
+  with pytest.raises(SystemExit) as e:
+    cli.main(["padding-study", *SMALL, "--out", str(out), "--resume"])
+  err = capsys.readouterr().err
+  assert e.value.code == 2 and err.count("\n") == 1 and "is damaged" in err
+
+
+def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
+  calls = []
+  def interrupted(*a, **k):
+    if calls:
+      raise KeyboardInterrupt
+    calls.append(1)
+    return _fake_result()
+  monkeypatch.setattr(study, "train_seeds", interrupted)
+  with pytest.raises(SystemExit) as e:
+    cli.main(["padding-study", *SMALL[:-1], "reflect", "valid", "--out", str(tmp_path)])
+  err = capsys.readouterr().err
+  assert e.value.code == 130 and err.count("\n") == 1
+  assert f"interrupted: saved in {tmp_path}: 1 of 2 configurations" in err
+  assert "run the same command" in err
+  assert list(json.loads((tmp_path / "padding_study.json").read_text())["results"]["Net1"]) \
+      == ["reflect"]
+
+
+def test_sizes_that_cannot_fit_are_refused_before_work(tmp_path, capsys, monkeypatch):
+  monkeypatch.setattr(study, "train_seeds", lambda *a, **k: pytest.fail("trained"))
+  with pytest.raises(SystemExit) as e:
+    cli.main(["padding-study", "--seeds", "100000", "--out", str(tmp_path)])
+  err = capsys.readouterr().err
+  assert e.value.code == 2 and "--seeds 100000" in err and "GB" in err and err.count("\n") == 1
+  assert not list(tmp_path.iterdir())

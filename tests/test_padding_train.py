@@ -86,3 +86,18 @@ def test_train_seeds_learns_and_reports_per_seed():
   chex.assert_shape([res.val_acc, res.test_acc, res.epochs], [(2,)] * 3)
   np.testing.assert_array_equal(res.epochs, [3, 3])
   assert ((res.val_acc >= 0) & (res.val_acc <= 100)).all()
+
+
+def test_a_seed_whose_loss_goes_non_finite_is_flagged_and_left_out_of_the_means():
+  res = train.train_seeds(model.make_net("Net1", "valid"),
+                          train.Recipe(epochs=2, batch_size=100, learning_rate=1e30),
+                          data.make_splits(**TINY), [0])
+  assert res.diverged.tolist() == [True]
+  from hw2_jax.padding import report  # pylint: disable=import-outside-toplevel
+  entry = {"val": [90.0, 50.0], "test": [80.0, 50.0], "epochs": [2, 2], "diverged": [1]}
+  study = {"config": {"seeds": [0, 1], "epochs": 2, "patience": 9, "batch_size": 100,
+                      "independent_val": False}, "device": "cpu",
+           "results": {"Net1": {"valid": entry}}}
+  md = report.markdown(study)
+  assert "| valid | test (shifted) | 80.0 | 50.0* | 80.00 | 0.00 |" in md
+  assert "non-finite" in md

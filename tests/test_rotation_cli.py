@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from hw2_jax.cli import main
+from hw2_jax.rotation import study
+from hw2_jax.rotation.config import Config
 from test_rotation_data import make_folder  # pylint: disable=import-error
 
 OUTPUTS = ("rotation_study.json", "rotation_study.md", "rotation_study.png",
@@ -61,6 +63,9 @@ def test_tfds_mock_run(tmp_path):
     (["--models", "rotated"], "unknown model 'rotated'"),
     (["--eval-only", "--data-dir", "nowhere"], "no checkpoint of the plain model"),
     (["--data-dir", "nowhere"], "not found"),
+    (["--angles", "0", "nan"], "--angles must be finite numbers of degrees, got nan"),
+    (["--angles", "inf"], "got inf"),
+    (["--learning-rate", "nan"], "--learning-rate must be a finite number > 0"),
 ])
 def test_bad_input_is_one_line_error(tmp_path, capsys, argv, message):
   with pytest.raises(SystemExit) as e:
@@ -68,3 +73,83 @@ def test_bad_input_is_one_line_error(tmp_path, capsys, argv, message):
   assert e.value.code == 2
   err = capsys.readouterr().err.strip()
   assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def _json(out):
+  return json.loads((out / "rotation_study.json").read_text())
+
+
+def test_reruns_reuse_refuse_or_overwrite_the_trained_models(tmp_path, capsys, monkeypatch):
+  make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=3)
+  out = tmp_path / "out"
+  base = ["--data-dir", tmp_path / "d", "--out", out, "--epochs", 1, "--batch-size", 4,
+          "--angles", 0, 90]
+  _run(base + ["--models", "plain"])
+  first = _json(out)
+  assert Config().out == "runs/rotation-study"
+  # the same settings and another model: plain is restored, not trained again
+  trained = []
+  real = study.train_model
+  monkeypatch.setattr(study, "train_model",
+                      lambda cfg, name, *a, **k: trained.append(name) or real(cfg, name, *a, **k))
+  _run(base + ["--models", "augmented"])
+  assert trained == ["augmented"]
+  merged = _json(out)
+  assert set(merged["models"]) == {"plain", "augmented"}
+  assert merged["models"]["plain"]["accuracy"] == first["models"]["plain"]["accuracy"]
+  # other training settings: refused in one line before any work
+  capsys.readouterr()
+  with pytest.raises(SystemExit) as e:
+    _run(base + ["--learning-rate", 0.01])
+  err = capsys.readouterr().err
+  assert e.value.code == 2 and err.count("\n") == 1
+  assert "--learning-rate 0.001 there, 0.01 here" in err and "--overwrite" in err
+  # --overwrite retrains and replaces the checkpoints
+  _run(base + ["--learning-rate", 0.01, "--seed", 5, "--overwrite"])
+  meta = study.checkpoint.restore_meta(study._manager(
+      study.Config(out=str(out)), "plain"))
+  assert meta["config"]["learning_rate"] == 0.01 and meta["config"]["seed"] == 5
+  assert _json(out)["config"]["learning_rate"] == 0.01
+  # --eval-only records the checkpoints' settings, not the flags' defaults
+  again = tmp_path / "again"
+  _run(["--data-dir", tmp_path / "d", "--out", again, "--checkpoint-dir", out / "checkpoints",
+        "--eval-only", "--angles", 45])
+  cfg = _json(again)["config"]
+  assert (cfg["epochs"], cfg["learning_rate"], cfg["seed"], cfg["batch_size"]) == (1, 0.01, 5, 4)
+
+
+def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
+  make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
+  monkeypatch.setattr(study, "train_model", lambda *a, **k: (_ for _ in ()).throw(
+      KeyboardInterrupt))
+  with pytest.raises(SystemExit) as e:
+    _run(["--data-dir", tmp_path / "d", "--out", tmp_path / "o"])
+  err = capsys.readouterr().err
+  assert e.value.code == 130 and err.count("\n") == 1
+  assert "interrupted: no model finished training; run the same command again" in err
+
+
+def test_batch_larger_than_the_data_is_clamped_with_a_message(tmp_path, capsys):
+  make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
+  _run(["--data-dir", tmp_path / "d", "--out", tmp_path / "o", "--epochs", 1, "--batch-size",
+        10**6, "--models", "plain", "--angles", 0])
+  assert "--batch-size 1000000 is more than the 4 training images; training on batches of 4" \
+      in capsys.readouterr().out
+  assert _json(tmp_path / "o")["config"]["batch_size"] == 4
+
+
+def test_help_says_what_the_limits_do_and_each_default_once(capsys):
+  with pytest.raises(SystemExit):
+    main(["rotation-study", "--help"])
+  text = " ".join(capsys.readouterr().out.split())
+  assert "--train-limit TRAIN_LIMIT train on a fixed random subset of N training images" in text
+  assert "(default: None)" not in text and "default: 10) (default" not in text
+
+
+def test_unwritable_checkpoint_dir_names_its_flag(tmp_path, capsys):
+  (tmp_path / "file").write_text("")
+  with pytest.raises(SystemExit):
+    _run(["--data-dir", tmp_path / "d", "--out", tmp_path / "o", "--checkpoint-dir",
+          tmp_path / "file" / "c"])
+  err = capsys.readouterr().err
+  assert "--checkpoint-dir" in err and "pass a writable one with --checkpoint-dir" in err

@@ -82,13 +82,14 @@ def run_study(cfg: Config, log=print) -> dict:
           "(pass --overwrite to train them again)")
       return {"results": results}
     if kept:
-      log(f"keeping the {kept} configurations already in {out}; training {len(todo)}")
+      log(f"keeping the configurations already in {out} ({kept}); training {len(todo)} more")
     try:
       return _train(cfg, out, results, todo)
     except KeyboardInterrupt:
       done = sum(map(len, results.values()))
-      raise Interrupted(f"interrupted: {done} configurations are saved in {out}; run the same "
-                        "command again to train the others.") from None
+      raise Interrupted(f"interrupted: saved in {out}: {done} of {kept + len(todo)} "
+                        "configurations; run the same command again to train the others.") \
+          from None
 
 
 def _train(cfg: Config, out, results: dict, todo) -> dict:
