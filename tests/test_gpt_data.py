@@ -64,3 +64,33 @@ def test_local_file_errors(tmp_path):
   bad.write_bytes("caf\xe9".encode("latin-1"))
   with pytest.raises(ConfigError, match="UTF-8"):
     data.load_text(str(bad))
+
+
+def test_split_holds_out_the_last_fraction_without_overlap():
+  ids = np.arange(1000)
+  train_ids, val_ids = data.split(ids, 0.1)
+  np.testing.assert_array_equal(train_ids, np.arange(900))
+  np.testing.assert_array_equal(val_ids, np.arange(900, 1000))
+  train_all, val_none = data.split(ids, 0.0)
+  assert len(train_all) == 1000 and len(val_none) == 0
+
+
+def test_eval_batches_are_the_same_every_time_and_inside_the_validation_text():
+  val_N = jnp.arange(500, 700, dtype=jnp.int32)
+  key = jax.random.key(3)
+  x1, y1 = data.eval_batches(key, val_N, 4, 8, 16)
+  x2, y2 = jax.jit(data.eval_batches, static_argnums=(2, 3, 4))(key, val_N, 4, 8, 16)
+  chex.assert_shape([x1, y1], (4, 8, 16))
+  chex.assert_trees_all_equal((x1, y1), (x2, y2))
+  assert int(x1.min()) >= 500 and int(y1.max()) <= 699
+  assert not np.array_equal(x1[0], x1[1])  # K different batches
+
+
+def test_default_book_with_a_wrong_checksum_is_refused(tmp_path):
+  src = tmp_path / "book.txt"
+  src.write_text("not the assignment's book\n", encoding="utf-8")
+  with pytest.raises(ConfigError, match="sha256.*not the expected.*--txt-file"):
+    data.load_text(None, tmp_path / "cache", url=src.as_uri())
+  assert not (tmp_path / "cache" / data.DEFAULT_BOOK_NAME).exists()
+  assert data.DEFAULT_BOOK_URL.endswith("318b2c7bfc783dc5df47f4f812f83ae9ed6a3dcc/assignment2/"
+                                        "part2/assets/book_EN_grimms_fairy_tales.txt")

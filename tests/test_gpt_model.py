@@ -143,3 +143,38 @@ def test_kv_cache_matches_full_forward(fused, abs_emb):
   for t in range(3, 8):
     logits, cache = _apply(cfg, params, idx[:, t:t + 1], t, cache)
     chex.assert_trees_all_close(logits[:, 0], full[:, t], atol=1e-5)
+
+
+def test_training_dropout_is_applied_on_the_fused_path_too():
+  """The fused kernel has no dropout: training with dropout takes the explicit path, so the
+  fused model trains with the same masks (attention probabilities included) as the explicit
+  one, and evaluates deterministically."""
+  explicit = dataclasses.replace(CFG, dropout=0.3)
+  fused = dataclasses.replace(explicit, fused_attention=True)
+  params = init_params(explicit, jax.random.key(8))
+  idx = _tokens(8)
+  run = lambda cfg, key, train: GPT(cfg).apply({"params": params}, idx, train=train,
+                                               rngs={"dropout": jax.random.key(key)})
+  a, b = run(fused, 0, True), run(fused, 1, True)
+  assert not np.allclose(a, b)  # dropout is active
+  chex.assert_trees_all_equal(a, run(explicit, 0, True))
+  chex.assert_trees_all_close(run(fused, 0, False), run(fused, 1, False), atol=0)
+  chex.assert_trees_all_close(run(fused, 0, False), run(explicit, 0, False), atol=1e-5)
+
+
+def test_bf16_casts_only_the_matmul_operands():
+  """As PyTorch's bf16-mixed: Dense outputs are bfloat16; embeddings, the residual stream,
+  RMSNorm and the logits stay float32."""
+  cfg = dataclasses.replace(CFG, dtype="bfloat16")
+  params = init_params(cfg, jax.random.key(9))
+  _, state = GPT(cfg).apply({"params": params}, _tokens(9), capture_intermediates=True,
+                            mutable=["intermediates"])
+  inter = state["intermediates"]
+  dtype = lambda tree: jax.tree.leaves(tree["__call__"])[0].dtype
+  assert dtype(inter["wte"]) == jnp.float32
+  for i in range(cfg.n_layer):
+    block = inter[f"h_{i}"]
+    assert dtype(block) == jnp.float32, f"residual stream of block {i}"
+    assert dtype(block["ln_1"]) == dtype(block["ln_2"]) == jnp.float32
+    assert dtype(block["attn"]["c_attn"]) == dtype(block["mlp"]["c_fc"]) == jnp.bfloat16
+  assert dtype(inter["ln_f"]) == jnp.float32 and dtype(inter) == jnp.float32

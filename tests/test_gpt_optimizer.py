@@ -48,3 +48,15 @@ def test_clipping_by_global_norm():
   first = make_optimizer(1e-3, 0.0).update(g, make_optimizer(1e-3, 0.0).init(params), params)[0]
   # Adam's first step is lr * sign(g) whatever the gradient's scale
   chex.assert_trees_all_close(first["w"], jnp.array([-1e-3, -1e-3, 0.0, 0.0]), atol=1e-6)
+
+
+def test_cosine_schedule_warms_up_then_ends_at_the_minimum():
+  from hw2_jax.gpt.optimizer import learning_rate_schedule  # pylint: disable=import-outside-toplevel
+  lr = learning_rate_schedule("cosine", 1e-3, 2000, 100, 1e-4)
+  assert float(lr(0)) == 0.0
+  assert abs(float(lr(50)) - 0.5e-3) < 1e-9  # linear warm-up
+  assert abs(float(lr(100)) - 1e-3) < 1e-9   # the peak at the end of warm-up
+  assert abs(float(lr(1999)) - 1e-4) < 1e-9  # the minimum at the last update
+  assert 1e-4 < float(lr(1000)) < 1e-3
+  constant = learning_rate_schedule("constant", 5e-4, 1)
+  assert float(constant(0)) == float(constant(10**6)) == 5e-4

@@ -1,11 +1,15 @@
 """Training: learns a repeated text, resume == uninterrupted, the CLI end to end, errors,
 and a data-parallel step on 2 devices equals the single-device step."""
 
+import dataclasses
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import chex
@@ -14,9 +18,12 @@ import numpy as np
 import pytest
 
 from hw2_jax.cli import main
-from hw2_jax.gpt.config import Config
+from hw2_jax.core import devices
+from hw2_jax.gpt.config import Config, ModelConfig
 from hw2_jax.gpt.generate import Generator
-from hw2_jax.gpt.train import restore_run, train_and_evaluate
+from hw2_jax.gpt.optimizer import learning_rate_schedule, make_optimizer
+from hw2_jax.gpt.rundir import RunDir
+from hw2_jax.gpt.train import create_state, make_train_step, restore_run, train_and_evaluate
 
 TINY = ["--model-type", "gpt-nano", "--n-layer", "2", "--n-head", "2", "--n-embd", "16",
         "--block-size", "16", "--train-batch-size", "8", "--no-progress"]
@@ -162,3 +169,173 @@ def test_data_parallel_step_equals_single_device():
   r = subprocess.run([sys.executable, "-c", _DATA_PARALLEL], env=env, capture_output=True,
                      text=True, timeout=240, cwd=Path(__file__).parents[1])
   assert r.returncode == 0 and r.stdout.startswith("OK"), r.stdout + r.stderr
+
+
+def _train(story, out, *flags):
+  main(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(out), "--log-every", "2",
+        "--generate-every", "0", "--no-plots", *flags])
+
+
+def _error(argv, capsys, status=2):
+  capsys.readouterr()
+  with pytest.raises(SystemExit) as e:
+    main(argv)
+  err = capsys.readouterr().err
+  assert e.value.code == status and err.count("\n") == 1, err
+  return err
+
+
+def _files(out):
+  return {p: p.read_bytes() for p in sorted(Path(out).rglob("*")) if p.is_file()}
+
+
+def test_resume_refuses_other_deciding_settings_and_does_nothing_when_done(story, tmp_path,
+                                                                           capsys):
+  out = tmp_path / "run"
+  _train(story, out, "--max-steps", "4", "--checkpoint-every", "2")
+  before = _files(out)
+  resume = ["gpt-train", *TINY, "--txt-file", str(story), "--out", str(out), "--resume",
+            "--generate-every", "0", "--no-plots"]
+  for flags, message in [
+      (["--train-batch-size", "4"], "--train-batch-size 4 differs from the run's 8"),
+      (["--learning-rate", "1e-3"], "--learning-rate 0.001 differs from the run's 0.0005"),
+      (["--seed", "1"], "--seed 1 differs"),
+      (["--beta2", "0.99"], "--beta2 0.99 differs"),
+      (["--val-fraction", "0.2"], "--val-fraction 0.2 differs"),
+      (["--n-embd", "32"], "--n-embd gives n_embd 32, the checkpoint has 16"),
+      (["--dropout", "0.2"], "--dropout gives dropout 0.2"),
+      (["--lr-schedule", "cosine"], "--lr-schedule cosine differs"),
+  ]:
+    err = _error([*resume, "--max-steps", "6", *flags], capsys)
+    assert message in err, err
+  other = tmp_path / "other.txt"
+  other.write_text(story.read_text().replace("king", "kong"))
+  assert "the text differs" in _error([*resume, "--max-steps", "6", "--txt-file", str(other)],
+                                      capsys)
+  # finished, or asked for fewer steps than done: nothing to do, nothing rewritten
+  main([*resume, "--max-steps", "4"])
+  main([*resume, "--max-steps", "3"])
+  assert capsys.readouterr().out.count("nothing to do") == 2
+  assert _files(out) == before
+  # not resuming: refused; --overwrite starts again
+  assert "already holds a gpt-train run" in _error(resume[:-4] + ["--max-steps", "2"], capsys)
+  _train(story, out, "--max-steps", "2", "--overwrite")
+  assert [r["step"] for r in _steps(out) if r["kind"] == "step"] == [1, 2]
+
+
+def test_non_finite_loss_stops_with_the_last_good_checkpoint(story, tmp_path, capsys):
+  out = tmp_path / "run"
+  err = _error(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(out),
+                "--learning-rate", "1e6", "--max-steps", "40", "--log-every", "1",
+                "--checkpoint-every", "1", "--generate-every", "0", "--no-plots"], capsys,
+               status=1)
+  step = int(err.split("non-finite at step ")[1].split(";")[0])
+  saved = sorted(int(p.name) for p in (out / "checkpoints" / "last").iterdir()
+                 if p.name.isdigit())
+  assert saved and max(saved) == step - 1, (saved, err)
+  assert f"the last good checkpoint is step {step - 1}" in err
+  _, params, _, _ = restore_run(out, "last")
+  assert all(np.isfinite(np.asarray(p)).all() for p in jax.tree.leaves(params))
+
+
+def test_damaged_checkpoint_and_torn_log_line(story, tmp_path, capsys):
+  out = tmp_path / "run"
+  _train(story, out, "--max-steps", "4", "--checkpoint-every", "2", "--keep-checkpoints", "3")
+  log = out / "metrics.jsonl"
+  log.write_text(log.read_text() + '{"kind": "step", "st')  # a writer killed mid-line
+  main(["gpt-plot", "--run", str(out)])
+  assert "torn last line" in capsys.readouterr().out
+  for f in (out / "checkpoints" / "last" / "4").rglob("*"):
+    if f.is_file() and f.suffix != ".json":
+      f.write_bytes(b"garbage")
+  for argv in (["gpt-generate", "--checkpoint", str(out), "--which", "last"],
+               ["gpt-train", *TINY, "--txt-file", str(story), "--out", str(out), "--resume",
+                "--max-steps", "6", "--generate-every", "0"]):
+    err = _error(argv, capsys, status=1)
+    assert "last/4 is damaged" in err and "fall back to step 2" in err, err
+  shutil.rmtree(out / "checkpoints" / "last" / "4")  # as the message says
+  _train(story, out, "--max-steps", "6", "--resume")
+  assert [r["step"] for r in _steps(out) if r["kind"] == "step"] == list(range(1, 7))
+
+
+def test_sigterm_saves_and_stops_and_resume_continues_exactly(story, tmp_path):
+  common = [sys.executable, "-m", "hw2_jax", "gpt-train", *TINY, "--txt-file", str(story),
+            "--log-every", "1", "--generate-every", "0", "--no-plots", "--checkpoint-every",
+            "1000"]
+  out = tmp_path / "run"
+  env = dict(os.environ, HW2_JAX_SYSTEM_MALLOC="1")
+  proc = subprocess.Popen([*common, "--out", str(out), "--max-steps", "100000"], env=env,
+                          cwd=Path(__file__).parents[1], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+  while not (out / "metrics.jsonl").exists() or len(_steps(out)) < 3:
+    time.sleep(0.1)
+  proc.send_signal(signal.SIGTERM)
+  _, err = proc.communicate(timeout=120)
+  assert proc.returncode == 130, err
+  stopped = int(err.split("at step ")[1].split(":")[0])
+  assert f"interrupted (SIGTERM) at step {stopped}" in err and "--resume" in err
+  assert (out / "checkpoints" / "last" / str(stopped)).is_dir()
+  assert not list((out / "checkpoints").rglob("*tmp*"))
+  for args in ([*common, "--out", str(out), "--max-steps", str(stopped + 2), "--resume"],
+               [*common, "--out", str(tmp_path / "whole"), "--max-steps", str(stopped + 2)]):
+    subprocess.run(args, env=env, cwd=Path(__file__).parents[1], check=True,
+                   capture_output=True, timeout=300)
+  losses = lambda d: [(r["step"], r["loss"]) for r in _steps(d) if r["kind"] == "step"]
+  assert losses(out) == losses(tmp_path / "whole")
+
+
+def test_a_signal_during_a_save_lets_the_save_finish(story, tmp_path, monkeypatch, capsys):
+  real_save = RunDir.save
+
+  def save_while_interrupted(self, step, state, meta):
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C arrives while the checkpoint is written
+    real_save(self, step, state, meta)
+
+  monkeypatch.setattr(RunDir, "save", save_while_interrupted)
+  out = tmp_path / "run"
+  err = _error(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(out),
+                "--max-steps", "50", "--checkpoint-every", "2", "--generate-every", "0",
+                "--no-plots"], capsys, status=130)
+  assert "interrupted (Ctrl-C) at step 2" in err
+  assert sorted(p.name for p in (out / "checkpoints" / "last").iterdir()) == ["2"]
+
+
+def test_prompt_fallback_generate_out_and_sizes_refused(story, tmp_path, capsys):
+  out = tmp_path / "run"
+  lower = tmp_path / "lower.txt"
+  lower.write_text(story.read_text().lower())  # no 'Y': the default prompt can't be encoded
+  main(["gpt-train", *TINY, "--txt-file", str(lower), "--out", str(out), "--max-steps", "2",
+        "--generate-every", "1", "--sample-tokens", "5", "--no-plots"])
+  said = capsys.readouterr().out
+  assert said.count("lacks characters of the default sample prompt") == 1
+  samples = [r for r in _steps(out) if r["kind"] == "sample"]
+  assert samples and all(r["prompt"] == lower.read_text()[:17] for r in samples)
+  assert "'Y'" in _error(["gpt-train", *TINY, "--txt-file", str(lower), "--out",
+                          str(tmp_path / "x"), "--sample-prompt", "Yes"], capsys)
+  for target, message in ((tmp_path, "is a folder"),
+                          (tmp_path / "file.txt" / "s.txt", "not a writable folder")):
+    (tmp_path / "file.txt").write_text("")
+    err = _error(["gpt-generate", "--checkpoint", str(out), "--out", str(target)], capsys)
+    assert message in err
+  assert "GB per device" in _error(["gpt-train", *TINY[:6], "--n-embd", "65536",
+                                    "--block-size", "16", "--txt-file", str(story), "--out",
+                                    str(tmp_path / "big")], capsys)
+
+
+def test_bf16_training_stays_close_to_float32():
+  cfg = ModelConfig(vocab_size=17, n_layer=2, n_head=2, n_embd=32, block_size=16, dropout=0.0)
+  data = jax.random.randint(jax.random.key(0), (2000,), 0, 17)
+  mesh = devices.mesh()
+  lr = learning_rate_schedule("constant", 3e-3, 1)
+  tx = make_optimizer(3e-3, 0.1)
+  losses = {}
+  for dtype in ("float32", "bfloat16"):
+    c = dataclasses.replace(cfg, dtype=dtype)
+    state = create_state(c, tx, 0)
+    step = make_train_step(c, tx, lr, 16, mesh)
+    losses[dtype] = []
+    for _ in range(8):
+      state, m = step(state, data)
+      losses[dtype].append(float(m["loss"]))
+  assert losses["float32"][-1] < losses["float32"][0]
+  np.testing.assert_allclose(losses["bfloat16"], losses["float32"], atol=0.02)

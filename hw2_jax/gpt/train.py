@@ -309,6 +309,8 @@ class _Events:
   def save(self, state, step: int) -> None:
     """A checkpoint in last/ (and in best/ by training loss when no text is held out)."""
     self.flush(step)
+    if self.run.last_step() == step:  # e.g. Ctrl-C right after a scheduled checkpoint
+      return
     loss = self.log.take_window_loss()
     self.run.save(step, state, self._meta(step, loss))
     if self.r.val_N is None:
