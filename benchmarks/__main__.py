@@ -1,12 +1,14 @@
-"""`python -m benchmarks [--quick]`: every benchmark, tables printed and written to --out
-(default runs/bench; `--out results/bench --overwrite` renews the committed record)."""
+"""`python -m benchmarks [--quick] [--txt-file TINY_SHAKESPEARE]`: every benchmark, tables
+printed and written to --out (default runs/bench; `--out results/bench --overwrite` renews the
+committed record). The GPT recipe benchmark needs tiny Shakespeare (--txt-file); without it,
+it is skipped."""
 
 import argparse
 import importlib
 
 from hw2_jax.core import startup
 
-SUITES = ("benchmarks.padding_step", "benchmarks.gpt_tokens")
+SUITES = ("benchmarks.padding_step", "benchmarks.gpt_tokens", "benchmarks.gpt_recipe")
 
 
 def main() -> None:
@@ -16,12 +18,19 @@ def main() -> None:
   parser.add_argument("--quick", action="store_true", help="fewer configurations and repeats")
   parser.add_argument("--out", default="runs/bench", help="output folder")
   parser.add_argument("--overwrite", action="store_true", help="replace earlier results there")
+  parser.add_argument("--txt-file", help="tiny Shakespeare, for the GPT recipe benchmark")
   args = parser.parse_args()
   common = ["--out", args.out] + ["--quick"] * args.quick + ["--overwrite"] * args.overwrite
   for name in SUITES:
     if args.only and name.split(".")[-1] not in args.only:
       continue
-    importlib.import_module(name).main(common)
+    if name.endswith("gpt_recipe"):
+      if args.txt_file is None:
+        print("gpt_recipe skipped: pass --txt-file with tiny Shakespeare to run it")
+        continue
+      importlib.import_module(name).main(common + ["--txt-file", args.txt_file])
+    else:
+      importlib.import_module(name).main(common)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,22 @@
-"""Training throughput of the GPT (tokens/s) on this machine's devices.
+"""GPT training speed and memory: ms per step, tokens/s and peak resident memory.
 
-  .venv/bin/python -m benchmarks.gpt_tokens [--models gpt-micro gpt-mini] [--steps 5] [--quick]
+  python -m benchmarks.gpt_tokens [--models gpt-micro gpt-mini] [--reference] [--quick]
 
-Times the jitted, donated train step (batch drawn on device) after compilation and
-a few warm-up steps, one step at a time, and reports the median. Writes gpt_tokens.json into
---out (default runs/bench; refuses to replace it unless --overwrite) and prints a markdown table.
+Times the training step as `gpt-train` runs it (`--steps-per-call` steps per device call, as
+--log-every gives; 1 = one call per step), after compiling and `--warmup` steps, and reports
+the median. Peak resident memory (VmHWM) is read after 10 steps and after `--memory-steps`
+steps, before anything else runs in the process, so a leak or a growing heap shows as a
+difference. `--reference` also times a PyTorch GPT of the same sizes (LayerNorm, learned
+positions, causal scaled-dot-product attention, AdamW with clipping; written here as a
+comparator, in float32 on the CPU) in the same process, alternating with the JAX step so that
+the load of the machine weighs on both alike: the ratio is the number to quote. PyTorch is a
+benchmark-only dependency (`pip install torch`). Writes gpt_tokens.{json,md} into --out
+(default runs/bench; refuses to replace them unless --overwrite).
 """
 
 import argparse
+import os
+import platform
 import time
 
 import numpy as np
@@ -17,16 +26,26 @@ from hw2_jax.core import rundir, startup
 MODELS = ("gpt-micro", "gpt-mini")
 
 
-def bench_model(model_type: str, batch_size: int, block_size: int, warmup: int, steps: int,
-                dropout: float, precision: str, fused) -> dict:
-  import jax
-  import jax.numpy as jnp
+def peak_rss_gb() -> float:
+  """This process's peak resident memory so far (VmHWM), in GB."""
+  with open("/proc/self/status", encoding="utf-8") as f:
+    for line in f:
+      if line.startswith("VmHWM:"):
+        return int(line.split()[1]) / 1024**2
+  return float("nan")
 
-  from hw2_jax.core import devices
-  from hw2_jax.gpt.config import Config
-  from hw2_jax.gpt.model import num_params
-  from hw2_jax.gpt.optimizer import from_config, learning_rate_schedule
-  from hw2_jax.gpt.train import create_state, make_train_step
+
+def jax_step(model_type: str, batch_size: int, block_size: int, steps_per_call: int,
+             dropout: float, precision: str, fused):
+  """(one call of `steps_per_call` steps, parameter count, compile seconds, model config)."""
+  import jax  # pylint: disable=import-outside-toplevel
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+
+  from hw2_jax.core import devices  # pylint: disable=import-outside-toplevel
+  from hw2_jax.gpt.config import Config  # pylint: disable=import-outside-toplevel
+  from hw2_jax.gpt.model import num_params  # pylint: disable=import-outside-toplevel
+  from hw2_jax.gpt.optimizer import from_config, learning_rate_schedule  # pylint: disable=import-outside-toplevel
+  from hw2_jax.gpt.train import create_state, make_train_step  # pylint: disable=import-outside-toplevel
 
   cfg = Config(model_type=model_type, train_batch_size=batch_size, block_size=block_size,
                dropout=dropout, precision=precision, fused_attention=fused)
@@ -34,28 +53,112 @@ def bench_model(model_type: str, batch_size: int, block_size: int, warmup: int, 
   tx = from_config(cfg, 1)
   mesh = devices.mesh()
   rep = devices.replicated(mesh)
-  state = jax.jit(lambda: create_state(model_cfg, tx, 0), out_shardings=rep)()
-  data_N = jax.device_put(
-      jax.random.randint(jax.random.key(0), (100_000,), 0, 87, jnp.int32), rep)
+  state = [jax.device_put(create_state(model_cfg, tx, 0), rep)]
+  data_N = jax.device_put(jax.random.randint(jax.random.key(0), (100_000,), 0, 87, jnp.int32),
+                          rep)
+  fn = make_train_step(model_cfg, tx, learning_rate_schedule("constant", cfg.learning_rate, 1),
+                       batch_size, mesh, steps_per_call)
   t0 = time.perf_counter()
-  step = make_train_step(model_cfg, tx, learning_rate_schedule("constant", cfg.learning_rate, 1),
-                         batch_size, mesh).lower(state, data_N).compile()
+  fn = fn.lower(state[0], data_N).compile()
   compile_s = time.perf_counter() - t0
-  times = []
-  for i in range(warmup + steps):
-    t0 = time.perf_counter()
-    state, metrics = step(state, data_N)
+
+  def call():
+    state[0], metrics = fn(state[0], data_N)
     jax.block_until_ready(metrics)
-    if i >= warmup:
-      times.append(time.perf_counter() - t0)
-  median = float(np.median(times))
-  return {"model_type": model_type, "params": num_params(state.params),
-          "batch_size": batch_size, "block_size": block_size, "dtype": model_cfg.dtype,
-          "fused_attention": model_cfg.fused_attention, "dropout": dropout,
-          "compile_s": compile_s, "warmup_steps": warmup, "timed_steps": steps,
-          "step_s_median": median, "step_s_all": times,
-          "tokens_per_s_median": batch_size * block_size / median,
-          "loss_after": float(metrics["loss"])}
+    return metrics
+
+  return call, num_params(state[0].params), compile_s, model_cfg
+
+
+def torch_step(model_cfg, batch_size: int):
+  """One training step of a PyTorch GPT of the same sizes, or None without PyTorch."""
+  try:
+    import torch  # pylint: disable=import-outside-toplevel
+    from torch import nn  # pylint: disable=import-outside-toplevel
+  except ImportError:
+    return None
+  torch.manual_seed(0)
+  d, t, v = model_cfg.n_embd, model_cfg.block_size, model_cfg.vocab_size
+
+  class Block(nn.Module):
+    def __init__(self):
+      super().__init__()
+      self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
+      self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+      self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(approximate="tanh"),
+                               nn.Linear(4 * d, d))
+
+    def forward(self, x):
+      b = x.shape[0]
+      q, k, val = self.qkv(self.ln_1(x)).split(d, dim=2)
+      heads = lambda a: a.view(b, t, model_cfg.n_head, -1).transpose(1, 2)
+      y = nn.functional.scaled_dot_product_attention(heads(q), heads(k), heads(val),
+                                                     is_causal=True)
+      x = x + self.proj(y.transpose(1, 2).reshape(b, t, d))
+      return x + self.mlp(self.ln_2(x))
+
+  wte, wpe = nn.Embedding(v, d), nn.Embedding(t, d)
+  blocks = nn.Sequential(*[Block() for _ in range(model_cfg.n_layer)])
+  ln_f, head = nn.LayerNorm(d), nn.Linear(d, v, bias=False)
+  model = nn.ModuleList([wte, wpe, blocks, ln_f, head])
+  opt = torch.optim.AdamW(model.parameters(), lr=5e-4, betas=(0.9, 0.95), weight_decay=0.1)
+  gen = torch.Generator().manual_seed(0)
+  data = torch.randint(0, v, (100_000,), generator=gen)
+  pos = torch.arange(t)
+
+  def step():
+    starts = torch.randint(0, len(data) - t - 1, (batch_size,), generator=gen)
+    idx = starts[:, None] + pos[None]
+    x, y = data[idx], data[idx + 1]
+    logits = head(ln_f(blocks(wte(x) + wpe(pos))))
+    loss = nn.functional.cross_entropy(logits.view(-1, v), y.view(-1))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+
+  return step
+
+
+def bench(model_type: str, args) -> dict:
+  k = args.steps_per_call
+  call, params, compile_s, model_cfg = jax_step(model_type, args.batch_size, args.block_size,
+                                                k, args.dropout, args.precision,
+                                                args.fused_attention)
+  done = 0
+  while done < 10:
+    call()
+    done += k
+  rss_10 = peak_rss_gb()
+  while done < args.memory_steps:
+    call()
+    done += k
+  rss_n = peak_rss_gb()
+  reference = torch_step(model_cfg, args.batch_size) if args.reference else None
+  jax_s, torch_s = [], []
+  for _ in range(args.warmup):
+    call()
+    if reference:
+      reference()
+  for _ in range(args.repeats):
+    t0 = time.perf_counter()
+    call()
+    jax_s.append((time.perf_counter() - t0) / k)
+    if reference:
+      t0 = time.perf_counter()
+      reference()
+      torch_s.append(time.perf_counter() - t0)
+  ms = 1e3 * float(np.median(jax_s))
+  row = {"model_type": model_type, "params": params, "dtype": model_cfg.dtype,
+         "attention": "fused" if model_cfg.fused_attention else "explicit",
+         "steps_per_call": k, "ms_per_step": ms,
+         "tokens_per_s": args.batch_size * args.block_size / ms * 1e3,
+         "compile_s": compile_s, "peak_rss_gb_10_steps": rss_10,
+         f"peak_rss_gb_{done}_steps": rss_n, "ms_all": [1e3 * s for s in jax_s]}
+  if torch_s:
+    row["ms_per_step_pytorch"] = 1e3 * float(np.median(torch_s))
+    row["pytorch_over_jax"] = row["ms_per_step_pytorch"] / ms
+  return row
 
 
 def main(argv=None) -> dict:
@@ -64,43 +167,53 @@ def main(argv=None) -> dict:
   p.add_argument("--models", nargs="+", default=list(MODELS))
   p.add_argument("--batch-size", type=int, default=128)
   p.add_argument("--block-size", type=int, default=128)
-  p.add_argument("--warmup", type=int, default=2)
-  p.add_argument("--steps", type=int, default=5)
+  p.add_argument("--steps-per-call", type=int, default=10,
+                 help="steps per device call (gpt-train's --log-every)")
+  p.add_argument("--warmup", type=int, default=1, help="untimed calls before timing")
+  p.add_argument("--repeats", type=int, default=3, help="timed calls")
+  p.add_argument("--memory-steps", type=int, default=20,
+                 help="steps before the second memory reading")
   p.add_argument("--dropout", type=float, default=0.1)
   p.add_argument("--precision", default="auto")
   p.add_argument("--fused-attention", action=argparse.BooleanOptionalAction, default=None)
+  p.add_argument("--reference", action="store_true",
+                 help="also time a PyTorch GPT of the same sizes (needs torch)")
   p.add_argument("--out", default="runs/bench", help="output folder")
-  p.add_argument("--overwrite", action="store_true", help="replace gpt_tokens.json in --out")
-  p.add_argument("--quick", action="store_true",
-                 help="gpt-micro only, 1 warm-up and 3 timed steps")
+  p.add_argument("--overwrite", action="store_true", help="replace gpt_tokens.* in --out")
+  p.add_argument("--quick", action="store_true", help="gpt-micro only, 2 timed calls")
   args = p.parse_args(argv)
-  rundir.check_new_files(args.out, ["gpt_tokens.json"], args.overwrite)
+  rundir.check_new_files(args.out, ["gpt_tokens.json", "gpt_tokens.md"], args.overwrite)
   if args.quick:
-    args.models, args.warmup, args.steps = ["gpt-micro"], 1, 3
+    args.models, args.repeats = ["gpt-micro"], 2
 
-  import os
-  import platform
+  import jax  # pylint: disable=import-outside-toplevel
 
-  import jax
+  from hw2_jax.core import devices, io  # pylint: disable=import-outside-toplevel
+  from hw2_jax.core.report import markdown_table  # pylint: disable=import-outside-toplevel
 
-  from hw2_jax.core import devices
-  from hw2_jax.core.io import write_json
-
-  rows = [bench_model(m, args.batch_size, args.block_size, args.warmup, args.steps,
-                      args.dropout, args.precision, args.fused_attention) for m in args.models]
+  rows = []
+  for m in args.models:
+    rows.append(bench(m, args))
+    print({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()
+           if k != "ms_all"}, flush=True)
   result = {"device": devices.describe(), "cpu_count": os.cpu_count(),
             "machine": platform.machine(), "jax": jax.__version__,
+            "batch_size": args.batch_size, "block_size": args.block_size,
             "load_avg_1m_at_end": os.getloadavg()[0], "results": rows}
-  write_json(f"{args.out}/gpt_tokens.json", result)
-  print(f"GPT training throughput on {result['device']} (batch {args.batch_size} x "
-        f"{args.block_size} tokens, median of {args.steps} steps after {args.warmup} warm-up)\n")
-  print("| model | params | dtype | attention | step (s) | tokens/s |")
-  print("| --- | ---: | --- | --- | ---: | ---: |")
-  for r in rows:
-    print(f"| {r['model_type']} | {r['params']:,} | {r['dtype']} | "
-          f"{'fused' if r['fused_attention'] else 'explicit'} | {r['step_s_median']:.3f} | "
-          f"{r['tokens_per_s_median']:,.0f} |")
-  print(f"\nwrote {args.out}/gpt_tokens.json")
+  io.write_json(f"{args.out}/gpt_tokens.json", result)
+  mem = lambda r: " / ".join(f"{v:.2f}" for k, v in r.items() if k.startswith("peak_rss"))
+  table = markdown_table(
+      ["model", "params", "dtype", "steps per call", "ms per step", "tokens/s",
+       "peak RSS (GB) after 10 / more steps", "PyTorch ms per step", "PyTorch / JAX"],
+      [[r["model_type"], f"{r['params']:,}", r["dtype"], r["steps_per_call"],
+        f"{r['ms_per_step']:.0f}", f"{r['tokens_per_s']:,.0f}", mem(r),
+        f"{r['ms_per_step_pytorch']:.0f}" if "ms_per_step_pytorch" in r else "",
+        f"{r['pytorch_over_jax']:.2f}" if "pytorch_over_jax" in r else ""] for r in rows],
+      "lrlrrrrrr")
+  text = (f"GPT training step on {result['device']}, batch {args.batch_size} x "
+          f"{args.block_size} tokens, median of {args.repeats} calls.\n\n{table}")
+  io.write_text(f"{args.out}/gpt_tokens.md", text)
+  print(text + f"\nwrote {args.out}/gpt_tokens.{{json,md}}")
   return result
 
 

@@ -21,6 +21,7 @@ MODEL_TYPES = {
 }
 PRECISIONS = ("auto", "fp32", "bf16")
 SCHEDULES = ("constant", "cosine")
+NORMS = ("rmsnorm", "layernorm")
 DEFAULT_PROMPT = "Yesterday I went "
 
 
@@ -33,6 +34,7 @@ class ModelConfig:
   block_size: int = 128
   dropout: float = 0.1
   abs_emb: bool = False          # learned absolute positions instead of RoPE
+  norm: str = "rmsnorm"          # or "layernorm" (with a bias, as GPT-2)
   fused_attention: bool = False  # jax.nn.dot_product_attention instead of explicit softmax
   dtype: str = "float32"         # matmul operand dtype; parameters, residual stream, norms,
                                  # softmax and loss are float32 either way
@@ -57,6 +59,7 @@ class Config:
   block_size: int = option(128, "context length")
   dropout: float = option(0.1, "on embeddings, attention probabilities and residuals")
   abs_emb: bool = option(False, "learned absolute position embedding instead of RoPE")
+  norm: str = option("rmsnorm", "rmsnorm, or layernorm (GPT-2's and nanoGPT's)")
   fused_attention: bool | None = option(
       None, "jax.nn.dot_product_attention (default: on GPU/TPU, off on CPU; training with "
             "dropout > 0 uses the explicit path, which applies attention dropout)")
@@ -106,6 +109,7 @@ class Config:
     check_choice("--model-type", self.model_type, tuple(MODEL_TYPES))
     check_choice("--precision", self.precision, PRECISIONS)
     check_choice("--lr-schedule", self.lr_schedule, SCHEDULES)
+    check_choice("--norm", self.norm, NORMS)
     for name in ("n_layer", "n_head", "n_embd"):
       if getattr(self, name) is not None:
         check_positive("--" + name.replace("_", "-"), getattr(self, name))
@@ -156,7 +160,7 @@ class Config:
     fused = self.fused_attention if self.fused_attention is not None else accelerator
     return ModelConfig(
         vocab_size=vocab_size, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
-        block_size=self.block_size, dropout=self.dropout, abs_emb=self.abs_emb,
+        block_size=self.block_size, dropout=self.dropout, abs_emb=self.abs_emb, norm=self.norm,
         fused_attention=fused, dtype="bfloat16" if precision == "bf16" else "float32")
 
 

@@ -1,8 +1,8 @@
 """The training log of a run: every step's metrics to metrics.jsonl and TensorBoard.
 
-The jitted step returns its metrics on the device; `MetricsLog.add` keeps them there and
-`flush` fetches a window of them at once (every --log-every steps), so the host waits for the
-device only then. `flush` also writes the per-epoch means and the tokens/s of the window, and
+The jitted steps return their metrics on the device (stacked, one row per step);
+`MetricsLog.add` keeps them there and `flush` fetches a window of them at once (every
+--log-every steps), so the host waits for the device only then. `flush` also writes the per-epoch means and the tokens/s of the window, and
 stops the run with one line when a loss or gradient norm is not finite (the checkpoints are
 never written from such a state). Only process 0 writes files.
 """
@@ -63,7 +63,7 @@ class MetricsLog:
       self.tb.add_text("samples", "\n\n---\n\n".join(record["samples"]), step)
 
   def add(self, metrics) -> None:
-    """One step's metrics, still on the device."""
+    """The stacked metrics of consecutive steps, still on the device."""
     self.pending.append(metrics)
 
   def restart_clock(self) -> None:
@@ -75,13 +75,16 @@ class MetricsLog:
     window out of the tokens/s statistics (the first step, which compiles)."""
     if not self.pending:
       return
-    fetched = devices.fetch(self.pending)
-    rate = len(self.pending) * self.tokens_per_step / (time.perf_counter() - self.t_window)
+    fetched = {k: np.concatenate([m[k] for m in devices.fetch(self.pending)])
+               for k in self.pending[0]}
+    count = len(fetched["loss"])
+    rate = count * self.tokens_per_step / (time.perf_counter() - self.t_window)
     if timed:
       self.rates.append(rate)
-    first = step - len(self.pending) + 1
+    first = step - count + 1
     self.pending = []
-    for s, m in enumerate(fetched, start=first):
+    for s, m in enumerate(({k: v[i] for k, v in fetched.items()} for i in range(count)),
+                          start=first):
       rec = {"kind": "step", "step": s, "epoch": s / self.spe, "loss": float(m["loss"]),
              "acc": float(m["acc"]), "lr": float(m["lr"]), "grad_norm": float(m["grad_norm"]),
              "tokens_per_s": rate, "elapsed_s": time.perf_counter() - self.t_start}

@@ -108,16 +108,22 @@ class MLP(nn.Module):
     return nn.Dropout(c.dropout)(y_BxTxD, deterministic=not train)
 
 
+def norm(cfg: ModelConfig, name: str) -> nn.Module:
+  """RMSNorm (default) or LayerNorm, in float32 whatever the matmul precision."""
+  if cfg.norm == "layernorm":
+    return nn.LayerNorm(epsilon=1e-5, dtype=jnp.float32, name=name)
+  return nn.RMSNorm(epsilon=1e-6, dtype=jnp.float32, name=name)
+
+
 class Block(nn.Module):
   cfg: ModelConfig
 
   @nn.compact
   def __call__(self, x_BxTxD, pos_T, train: bool, cache=None):
-    norm = lambda name: nn.RMSNorm(epsilon=1e-6, dtype=jnp.float32, name=name)
     y_BxTxD, new_cache = CausalSelfAttention(self.cfg, name="attn")(
-        norm("ln_1")(x_BxTxD), pos_T, train, cache)
+        norm(self.cfg, "ln_1")(x_BxTxD), pos_T, train, cache)
     x_BxTxD = x_BxTxD + y_BxTxD
-    x_BxTxD = x_BxTxD + MLP(self.cfg, name="mlp")(norm("ln_2")(x_BxTxD), train)
+    x_BxTxD = x_BxTxD + MLP(self.cfg, name="mlp")(norm(self.cfg, "ln_2")(x_BxTxD), train)
     return x_BxTxD, new_cache
 
 
@@ -141,7 +147,7 @@ class GPT(nn.Module):
       x_BxTxD, layer_cache = Block(c, name=f"h_{i}")(
           x_BxTxD, pos_T, train, None if cache is None else cache[i])
       new_cache.append(layer_cache)
-    x_BxTxD = nn.RMSNorm(epsilon=1e-6, dtype=jnp.float32, name="ln_f")(x_BxTxD)
+    x_BxTxD = norm(c, "ln_f")(x_BxTxD)
     logits_BxTxV = nn.Dense(c.vocab_size, use_bias=False, kernel_init=init_normal(0.02),
                             dtype=c.dtype, name="lm_head")(x_BxTxD).astype(jnp.float32)
     return logits_BxTxV if cache is None else (logits_BxTxV, new_cache)

@@ -7,11 +7,12 @@ planned number of steps, which is what `check_resume` compares: a resumed run ma
 it logs, samples and checkpoints, and how far it goes, but not what decides its numbers.
 """
 
+import dataclasses
 import math
 
 from hw2_jax.core import checkpoint, devices, io, rundir
 from hw2_jax.core.errors import ConfigError
-from hw2_jax.gpt.config import DECIDING, to_dict
+from hw2_jax.gpt.config import DECIDING, ModelConfig, to_dict
 
 OUTPUTS = ("checkpoints", "metrics.jsonl", "summary.json", "tb", "plots")
 
@@ -51,8 +52,9 @@ class RunDir:
     if saved["vocab"] != vocab or saved.get("text_sha256", text_sha256) != text_sha256:
       raise ConfigError("--resume: the text differs from the one the run was started with; "
                         "pass the same --txt-file.")
+    defaults = {f.name: f.default for f in dataclasses.fields(ModelConfig)}
     for key, value in model.items():
-      if saved["model"].get(key) != value:
+      if saved["model"].get(key, defaults.get(key)) != value:
         flag = {"n_layer": "--n-layer", "n_head": "--n-head", "n_embd": "--n-embd",
                 "dtype": "--precision", "vocab_size": "--txt-file"}.get(
                     key, "--" + key.replace("_", "-"))

@@ -1,5 +1,11 @@
-"""Training: one jitted, donated step that draws its own batch on the devices; Python only
+"""Training: jitted, donated steps that draw their own batches on the devices; Python only
 drives evaluation, samples, checkpoints (rundir.py) and the log (metrics.py).
+
+The steps between two fetches of the metrics (--log-every) run as one device call, a
+`lax.scan` over `train_step` (the same numbers as one call per step, bit for bit): the host
+dispatches once per window, and XLA allocates a step's temporaries once per call instead of
+once per step, which on a CPU is most of the difference between a small model's step and its
+arithmetic (docs/performance.md). A stop request (Ctrl-C, SIGTERM) is honoured between calls.
 
 Randomness comes from named streams of the run's key (core/rng.py): the step-th batch and
 dropout mask from fold_in("batches"/"dropout", step), so a run resumed from a checkpoint
@@ -93,13 +99,24 @@ def eval_step(params, data_N, rng_data, *, model, num_batches: int, batch_size: 
   return {"val_loss": loss_K.mean(), "val_acc": acc_K.mean()}
 
 
-@functools.cache  # one compiled step per setting within a process
-def make_train_step(model_cfg: ModelConfig, tx, lr_fn, batch_size: int, mesh):
-  """The jitted step for `model_cfg` (batch split over `mesh`), state donated."""
-  return jax.jit(functools.partial(
-      train_step, model=GPT(model_cfg), tx=tx, lr_fn=lr_fn, batch_size=batch_size,
-      block_size=model_cfg.block_size,
-      batch_sharding=devices.leading_axis_sharding(mesh, batch_size)), donate_argnums=0)
+def train_steps(state: TrainState, data_N, *, num_steps: int, **step_kwargs):
+  """`num_steps` consecutive steps in one call; their metrics stacked along a leading axis."""
+  return jax.lax.scan(lambda s, _: train_step(s, data_N, **step_kwargs), state, None,
+                      length=num_steps)
+
+
+@functools.cache  # one compiled program per setting within a process
+def make_train_step(model_cfg: ModelConfig, tx, lr_fn, batch_size: int, mesh,
+                    num_steps: int | None = None):
+  """The jitted step for `model_cfg` (batch split over `mesh`), state donated; with
+  `num_steps`, that many steps per call (`train_steps`)."""
+  kwargs = dict(model=GPT(model_cfg), tx=tx, lr_fn=lr_fn, batch_size=batch_size,
+                block_size=model_cfg.block_size,
+                batch_sharding=devices.leading_axis_sharding(mesh, batch_size))
+  if num_steps is None:
+    return jax.jit(functools.partial(train_step, **kwargs), donate_argnums=0)
+  return jax.jit(functools.partial(train_steps, num_steps=num_steps, **kwargs),
+                 donate_argnums=0)
 
 
 @functools.cache
@@ -147,7 +164,7 @@ class _Run(NamedTuple):
   spe: int
   total_steps: int
   prompt: str
-  step_fn: Any
+  steps_fn: Any  # num_steps -> the jitted function running that many steps
   eval_fn: Any
   mesh: Any
 
@@ -184,7 +201,8 @@ def _setup(cfg: Config, run: RunDir, log) -> _Run:
   rep = devices.replicated(mesh)
   return _Run(model_cfg, tok, digest, devices.put(np.asarray(train_ids), rep),
               devices.put(np.asarray(val_ids), rep) if cfg.val_fraction else None, spe, total,
-              prompt, make_train_step(model_cfg, tx, lr_fn, cfg.train_batch_size, mesh),
+              prompt, functools.partial(make_train_step, model_cfg, tx, lr_fn,
+                                        cfg.train_batch_size, mesh),
               make_eval_step(model_cfg, cfg.eval_iters, cfg.train_batch_size, mesh), mesh)
 
 
@@ -215,17 +233,27 @@ def train_and_evaluate(cfg: Config, log=print) -> dict | None:
       return events.finish(state, step)
 
 
+def _next_stop(cfg: Config, step: int, total: int) -> int:
+  """The next step at which something happens: a log window ends, an evaluation, samples, a
+  checkpoint, or the end."""
+  cadences = [c for c in (cfg.log_every, cfg.eval_every, cfg.generate_every,
+                          cfg.checkpoint_every) if c]
+  return min([total] + [(step // c + 1) * c for c in cadences])
+
+
 def _train_loop(cfg: Config, r: _Run, state, start: int, events: "_Events"):
-  """Steps from `start` to the end; the metrics are fetched every --log-every steps, and
-  evaluation, samples and checkpoints come at their own cadences."""
+  """Steps from `start` to the end, one device call up to the next thing to do; the metrics
+  are fetched every --log-every steps, and evaluation, samples and checkpoints come at their
+  own cadences."""
   step = start
   with interrupt.stop_requests() as stop:
     while step < r.total_steps:
-      state, metrics = r.step_fn(state, r.train_N)
-      step += 1
+      n = _next_stop(cfg, step, r.total_steps) - step
+      state, metrics = r.steps_fn(n)(state, r.train_N)
+      step += n
       events.log.add(metrics)
       every = lambda n: n and step % n == 0 and step < r.total_steps
-      if step == start + 1:  # includes compiling: left out of tokens/s
+      if step == start + n:  # includes compiling: left out of tokens/s
         events.flush(step, timed=False)
       elif every(cfg.log_every):
         events.flush(step)
