@@ -138,16 +138,17 @@ def bench(model_type: str, args) -> dict:
   jax_s, torch_s = [], []
   for _ in range(args.warmup):
     call()
-    if reference:
+    for _ in range(k if reference else 0):
       reference()
   for _ in range(args.repeats):
     t0 = time.perf_counter()
     call()
     jax_s.append((time.perf_counter() - t0) / k)
-    if reference:
+    if reference:  # as many PyTorch steps right after, so both see the same load
       t0 = time.perf_counter()
-      reference()
-      torch_s.append(time.perf_counter() - t0)
+      for _ in range(k):
+        reference()
+      torch_s.append((time.perf_counter() - t0) / k)
   ms = 1e3 * float(np.median(jax_s))
   row = {"model_type": model_type, "params": params, "dtype": model_cfg.dtype,
          "attention": "fused" if model_cfg.fused_attention else "explicit",

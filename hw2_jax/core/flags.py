@@ -55,13 +55,17 @@ def add_flags(parser: argparse.ArgumentParser, cls, skip=()) -> None:
       else:
         kwargs["action"] = "store_true"
     elif typing.get_origin(tp) is tuple:
-      kwargs.update(nargs="+", type=typing.get_args(tp)[0], default=list(f.default))
+      item = typing.get_args(tp)[0]
+      kwargs.update(nargs="+", type=item, default=list(f.default),
+                    metavar={int: "N", float: "X"}.get(item))
     else:
-      kwargs["type"] = tp
+      kwargs.update(type=tp, metavar={int: "N", float: "X"}.get(tp))
     if meta["choices"] is not None:
       kwargs["choices"] = meta["choices"]
     if meta["metavar"] is not None:
       kwargs["metavar"] = meta["metavar"]
+    if kwargs.get("metavar") is None:
+      kwargs.pop("metavar", None)
     parser.add_argument(*names, **kwargs)
 
 

@@ -88,8 +88,9 @@ class Config:
   out: str = option("runs/gpt", "run directory: logs, checkpoints, samples")
   resume: bool = option(False, "continue the run in --out")
   overwrite: bool = option(False, "replace the run in --out")
-  log_every: int = option(10, "fetch metrics from the device every N steps (every step is "
-                              "logged)")
+  log_every: int = option(10, "fetch metrics from the device every N steps, which run as one "
+                              "device call (every step is logged; Ctrl-C/SIGTERM takes effect "
+                              "after the call)")
   checkpoint_every: int = option(500, "also at the end and on Ctrl-C/SIGTERM")
   keep_checkpoints: int = option(2, "keep the last k (the best is kept apart)")
   generate_every: int = option(500, "log samples every N steps (0: never)")
