@@ -44,7 +44,7 @@ def jax_step(model_type: str, batch_size: int, block_size: int, steps_per_call: 
   from hw2_jax.core import devices  # pylint: disable=import-outside-toplevel
   from hw2_jax.gpt.config import Config  # pylint: disable=import-outside-toplevel
   from hw2_jax.gpt.model import num_params  # pylint: disable=import-outside-toplevel
-  from hw2_jax.gpt.optimizer import from_config, learning_rate_schedule  # pylint: disable=import-outside-toplevel
+  from hw2_jax.gpt.optimizer import from_config, schedule_from_config  # pylint: disable=import-outside-toplevel
   from hw2_jax.gpt.train import create_state, make_train_step  # pylint: disable=import-outside-toplevel
 
   cfg = Config(model_type=model_type, train_batch_size=batch_size, block_size=block_size,
@@ -56,7 +56,7 @@ def jax_step(model_type: str, batch_size: int, block_size: int, steps_per_call: 
   state = [jax.device_put(create_state(model_cfg, tx, 0), rep)]
   data_N = jax.device_put(jax.random.randint(jax.random.key(0), (100_000,), 0, 87, jnp.int32),
                           rep)
-  fn = make_train_step(model_cfg, tx, learning_rate_schedule("constant", cfg.learning_rate, 1),
+  fn = make_train_step(model_cfg, tx, schedule_from_config(cfg, 1),
                        batch_size, mesh, steps_per_call)
   t0 = time.perf_counter()
   fn = fn.lower(state[0], data_N).compile()

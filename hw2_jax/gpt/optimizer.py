@@ -39,9 +39,19 @@ def make_optimizer(learning_rate: float, weight_decay: float, b1: float = 0.9,
       optax.adamw(lr, b1=b1, b2=b2, weight_decay=weight_decay, mask=decay_mask))
 
 
+def _schedule_args(cfg, total_steps: int) -> tuple:
+  return (cfg.lr_schedule, cfg.learning_rate,
+          total_steps if cfg.lr_schedule != "constant" else 1, cfg.warmup_steps,
+          cfg.min_learning_rate)
+
+
+def schedule_from_config(cfg, total_steps: int):
+  """The learning rate by update of a run's config (gpt.config.Config) of `total_steps`."""
+  return learning_rate_schedule(*_schedule_args(cfg, total_steps))
+
+
 def from_config(cfg, total_steps: int):
   """The optimizer of a run's config (gpt.config.Config) for a run of `total_steps`."""
-  return make_optimizer(cfg.learning_rate, cfg.weight_decay, cfg.beta1, cfg.beta2,
-                        cfg.clip_grad_norm, cfg.lr_schedule,
-                        total_steps if cfg.lr_schedule != "constant" else 1,
-                        cfg.warmup_steps, cfg.min_learning_rate)
+  schedule, lr, steps, warmup, min_lr = _schedule_args(cfg, total_steps)
+  return make_optimizer(lr, cfg.weight_decay, cfg.beta1, cfg.beta2, cfg.clip_grad_norm,
+                        schedule, steps, warmup, min_lr)

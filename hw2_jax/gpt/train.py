@@ -34,7 +34,7 @@ from hw2_jax.gpt.config import DEFAULT_PROMPT, Config, ModelConfig, to_dict
 from hw2_jax.gpt.generate import get_generator
 from hw2_jax.gpt.metrics import MetricsLog, NonFinite
 from hw2_jax.gpt.model import GPT, init_params, num_params
-from hw2_jax.gpt.optimizer import from_config, learning_rate_schedule
+from hw2_jax.gpt.optimizer import from_config, schedule_from_config
 from hw2_jax.gpt.rundir import RunDir
 from hw2_jax.gpt.tokenizer import CharTokenizer
 
@@ -164,6 +164,7 @@ class _Run(NamedTuple):
   spe: int
   total_steps: int
   prompt: str
+  tx: Any
   steps_fn: Any  # num_steps -> the jitted function running that many steps
   eval_fn: Any
   mesh: Any
@@ -195,14 +196,12 @@ def _setup(cfg: Config, run: RunDir, log) -> _Run:
   digest = data_lib.text_digest(text)
   run.check_resume(tok.chars, digest, to_dict(model_cfg), total)
   tx = from_config(cfg, total)
-  lr_fn = learning_rate_schedule(cfg.lr_schedule, cfg.learning_rate,
-                                 total if cfg.lr_schedule != "constant" else 1,
-                                 cfg.warmup_steps, cfg.min_learning_rate)
   rep = devices.replicated(mesh)
   return _Run(model_cfg, tok, digest, devices.put(np.asarray(train_ids), rep),
               devices.put(np.asarray(val_ids), rep) if cfg.val_fraction else None, spe, total,
-              prompt, functools.partial(make_train_step, model_cfg, tx, lr_fn,
-                                        cfg.train_batch_size, mesh),
+              prompt, tx, functools.partial(make_train_step, model_cfg, tx,
+                                            schedule_from_config(cfg, total),
+                                            cfg.train_batch_size, mesh),
               make_eval_step(model_cfg, cfg.eval_iters, cfg.train_batch_size, mesh), mesh)
 
 
@@ -213,8 +212,7 @@ def train_and_evaluate(cfg: Config, log=print) -> dict | None:
   with rundir.claim(cfg.out) as out:
     run = RunDir(out, cfg)
     r = _setup(cfg, run, log)
-    state = devices.put(create_state(r.model_cfg, from_config(cfg, r.total_steps), cfg.seed),
-                        devices.replicated(r.mesh))
+    state = devices.put(create_state(r.model_cfg, r.tx, cfg.seed), devices.replicated(r.mesh))
     if cfg.resume:
       state, _ = checkpoint.restore(run.last, state)
     start = int(devices.fetch(state.step))
@@ -252,7 +250,7 @@ def _train_loop(cfg: Config, r: _Run, state, start: int, events: "_Events"):
       state, metrics = r.steps_fn(n)(state, r.train_N)
       step += n
       events.log.add(metrics)
-      every = lambda n: n and step % n == 0 and step < r.total_steps
+      every = lambda cadence: cadence and step % cadence == 0 and step < r.total_steps
       if step == start + n:  # includes compiling: left out of tokens/s
         events.flush(step, timed=False)
       elif every(cfg.log_every):
