@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The accelerator checks, in stages sized for calls on a lent GPU machine (10 minutes each):
+# The accelerator checks, in stages sized for 10-minute calls on a GPU machine:
 #   env    the device and the versions of what runs there (the machine's own python3 and
 #          packages, not this project's pins);
 #   study  the full padding study (2 nets x 6 paddings x 10 rounds, default protocol), timed;
@@ -15,17 +15,15 @@
 #          compiling that is.
 # STAGES picks and orders them; the default, "env study tests", fits one 10-minute call (limits
 # 30 + 380 + 120 s), so bench and gpt need a second call or STAGES. Each stage has its own
-# time limit (STUDY_LIMIT, ...), so a slow stage cannot starve the ones after it. On an H200
-# (2026-11-27, jax 0.11.2) compiling dominated: the study's first epoch of each configuration took
-# 5-66 s (XLA autotunes each new GEMM shape), its other 49 epochs 2-3 s; 8 of the 12
-# configurations finished in 269 s. Net1 fconv's benchmark step took 43 s to compile, XLA's
-# vmapped grouped convolution over 100 s. Logs and results go to $WORK (default /tmp/device-check)
+# time limit (STUDY_LIMIT, ...), so a slow stage cannot starve the ones after it; the limits are
+# sized from the H200 run in docs/accelerators.md, where compiling dominated. Logs and results go
+# to $WORK (default /tmp/device-check)
 # and are packed, with the main tables, into $OUT (the device tool's output folder) after every
 # stage.
 #
 #   OUT=$OUT bash benchmarks/device_check.sh                       # on the device machine
 #   STAGES="env bench" BENCH_ARGS="--conv-types reflect" bash benchmarks/device_check.sh
-#   STUDY_ARGS="--rounds 2 --epochs 2" bash benchmarks/device_check.sh   # a dry run on CPU
+#   STUDY_ARGS="--seeds 2 --epochs 2" bash benchmarks/device_check.sh   # a dry run on CPU
 set -u
 OUT=${OUT:-/tmp/device-check-out}
 WORK=${WORK:-/tmp/device-check}
@@ -77,8 +75,8 @@ PYEOF" ;;
     bench) stage bench "${BENCH_LIMIT:-240}" $PY -m benchmarks.padding_step --nets Net1 \
              --conv-types fconv valid --reference --warmup 5 --repeats 20 --out "$WORK/bench" \
              ${BENCH_ARGS:-} ;;
-    gpt) stage gpt "${GPT_LIMIT:-90}" $PY -m benchmarks.gpt_tokens --steps 10 \
-           --out "$WORK/bench/gpt_tokens.json" ${GPT_ARGS:-} ;;
+    gpt) stage gpt "${GPT_LIMIT:-90}" $PY -m benchmarks.gpt_tokens --repeats 5 \
+           --out "$WORK/bench" ${GPT_ARGS:-} ;;
     *) echo "unknown stage $1 (env study study-cached study-noautotune tests bench gpt)"
        return 2 ;;
   esac

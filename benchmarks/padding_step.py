@@ -7,9 +7,9 @@ compile time. `--reference` also times the same step with XLA's own convolution
 (`conv.reference_conv`), the implementation before the GEMM convolution, and, when PyTorch is
 installed, the PyTorch original on the same kind of device (its CUDA build on a GPU; ratio
 JAX / PyTorch measured in the same run). `--reference-vmapped` adds XLA's convolution with the
-seeds under `jax.vmap` (a grouped convolution: about 20 s a step on a 2-core CPU, and over
-100 s to compile on an H200, so off by default). On a GPU, compiling is most of the run: XLA
-autotunes every new GEMM shape (43 s for Net1 fconv's step on an H200), so time a few
+seeds under `jax.vmap` (a grouped convolution: very slow on a CPU and slow to compile on a GPU,
+so off by default). On a GPU, compiling is most of the run: XLA autotunes every new GEMM shape
+(docs/accelerators.md), so time a few
 configurations there (`--nets`, `--conv-types`, `--quick`).
 
 Steps are timed in the steady state, after `--warmup` steps: the first steps of a process fault

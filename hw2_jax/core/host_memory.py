@@ -6,7 +6,7 @@ touched fresh pages: about 60,000 page faults per Net1 step, 45% of the step in 
 and a 75 MB elementwise op took 29-47 ms instead of 3-7 ms. These tunables make glibc serve
 all allocations from one heap it never shrinks, so after the first steps no page is faulted
 again: Net1 fconv went from about 235 to 160 ms per step on the project's 2-core machine
-(benchmarks/, README Performance). The price is that the process keeps its peak memory.
+(docs/performance.md). The price is that the process keeps its peak memory.
 
 They only take effect at process start, so the command-line entry points re-execute
 themselves once with them set (`reexec_with_tuned_malloc`). Set HW2_JAX_SYSTEM_MALLOC=1 to

@@ -10,7 +10,7 @@ and the im2col slices move whole rows of N contiguous values, the patches come o
 operand of one GEMM (K = 3*3*C taps, M = Ho*Wo*N output positions) with no transpose, and the
 output is again C x H x W x N. Channel-last (NHWC) was measured slower on XLA:CPU: its im2col
 concatenates along the minor axis and its pads and transposes dominated the step (see
-benchmarks/ and the README). The VJP is hand-written: the weight gradient is one GEMM, ordered
+benchmarks/ and docs/performance.md). The VJP is hand-written: the weight gradient is one GEMM, ordered
 (O x M)(M x K) so that XLA transposes the plain patches rather than fusing the whole input
 gradient of the next layer into a transposing copy (5x slower under `jax.vmap`), and the input
 gradient is one GEMM plus a col2im that adds the nine taps back per stride phase. The padding
