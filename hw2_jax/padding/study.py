@@ -69,6 +69,7 @@ def _ordered(results: dict) -> dict:
 
 
 def run_study(cfg: Config, log=print) -> dict:
+  """Trains every configuration of `cfg` missing from --out; returns the study (as its JSON)."""
   cfg.validate()
   memory.check_fits(bytes_per_device(cfg, len(devices.mesh().devices.flat)),
                     f"--seeds {cfg.seeds} with --batch-size {cfg.batch_size}",
@@ -84,7 +85,7 @@ def run_study(cfg: Config, log=print) -> dict:
     if kept:
       log(f"keeping the configurations already in {out} ({kept}); training {len(todo)} more")
     try:
-      return _train(cfg, out, results, todo)
+      return _train(cfg, out, results, todo, log)
     except KeyboardInterrupt:
       done = sum(map(len, results.values()))
       raise Interrupted(f"interrupted: saved in {out}: {done} of {kept + len(todo)} "
@@ -92,7 +93,7 @@ def run_study(cfg: Config, log=print) -> dict:
           from None
 
 
-def _train(cfg: Config, out, results: dict, todo) -> dict:
+def _train(cfg: Config, out, results: dict, todo, log) -> dict:
   """Trains the `todo` configurations into `results` (in place), writing after each one."""
   splits = data.make_splits(cfg.num_train, cfg.num_val, cfg.num_test, cfg.independent_val)
   for net, conv_type in todo:
@@ -115,10 +116,13 @@ def _train(cfg: Config, out, results: dict, todo) -> dict:
              "seconds": round(time.perf_counter() - start, 1)}
     if res.diverged.any():
       entry["diverged"] = [int(i) for i in np.flatnonzero(res.diverged)]
-      print(f"warning: {net} {conv_type}: the validation loss of round(s) "
+      log(f"warning: {net} {conv_type}: the validation loss of round(s) "
             f"{[i + 1 for i in entry['diverged']]} became non-finite; they keep their last "
             "finite parameters and are left out of the means")
     results.setdefault(net, {})[conv_type] = entry
+    log(f"{net} {conv_type}: validation {np.mean(entry['val']):.2f}%, shifted test "
+        f"{np.mean(entry['test']):.2f}% (means of {cfg.seeds} rounds), "
+        f"{np.mean(entry['epochs']):.1f} epochs, {entry['seconds']:.0f} s")
     ordered = _ordered(results)
     study = {"config": cfg.record(list(ordered), [c for c in CONV_TYPES
                                                   if any(c in r for r in ordered.values())]),
