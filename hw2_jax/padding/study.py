@@ -117,8 +117,8 @@ def _train(cfg: Config, out, results: dict, todo, log) -> dict:
     if res.diverged.any():
       entry["diverged"] = [int(i) for i in np.flatnonzero(res.diverged)]
       log(f"warning: {net} {conv_type}: the validation loss of round(s) "
-            f"{[i + 1 for i in entry['diverged']]} became non-finite; they keep their last "
-            "finite parameters and are left out of the means")
+          f"{[i + 1 for i in entry['diverged']]} became non-finite; they keep their last "
+          "finite parameters and are left out of the means")
     results.setdefault(net, {})[conv_type] = entry
     log(f"{net} {conv_type}: validation {np.mean(entry['val']):.2f}%, shifted test "
         f"{np.mean(entry['test']):.2f}% (means of {cfg.seeds} rounds), "
