@@ -35,6 +35,7 @@ def load(data: str, data_dir=None, cache_dir=None, log=print) -> dict:
 
 def load_tfds(data_dir=None) -> dict:
   """Canonical CIFAR-10 via `tfds.data_source` (reading needs no TensorFlow; preparing does)."""
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter
   try:
     import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
   except ImportError:
