@@ -9,9 +9,9 @@ DECODINGS into DIR/samples.txt; the curves are in DIR/plots. Everything else is 
 assignment's default: block 128, batch 128, AdamW lr 5e-4 (betas 0.9/0.95, weight decay 0.1 on
 linear weights), clipping 1.0, dropout 0.1, RoPE, seed 0, float32 on a CPU.
 
-The committed results/gpt/grimm/ was made with `--out results/gpt/grimm --txt-file
-../shared/data/books/book_EN_grimms_fairy_tales.txt` on the 2-core CPU (checkpoints and
-TensorBoard files are not committed); its numbers are in results/README.md.
+The committed results/gpt/grimm/ holds metrics.jsonl, summary.json, samples.txt and plots/ of
+`--out runs/gpt-grimm --txt-file ../shared/data/books/book_EN_grimms_fairy_tales.txt` on the
+2-core CPU; its numbers are in results/README.md.
 """
 
 import argparse
