@@ -142,7 +142,7 @@ def test_help_says_what_the_limits_do_and_each_default_once(capsys):
   with pytest.raises(SystemExit):
     main(["rotation-study", "--help"])
   text = " ".join(capsys.readouterr().out.split())
-  assert "--train-limit TRAIN_LIMIT train on a fixed random subset of N training images" in text
+  assert "--train-limit N train on a fixed random subset of N training images" in text
   assert "(default: None)" not in text and "default: 10) (default" not in text
 
 
