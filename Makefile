@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install test padding-study rotation-study gpt-train gpt-generate gpt-plot bench clean
+.PHONY: install test padding-study rotation-study gpt-train gpt-generate gpt-plot bench clean mutation
 
 install: $(VENV)/.installed
 
@@ -37,3 +37,8 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Mutation testing (not part of `make test` or CI; an hour or more on a 2-core CPU):
+# make mutation ARGS="--modules gpt/optimizer"; see docs/mutation.md.
+mutation: install
+	$(PY) tools/mutation.py $(ARGS)
