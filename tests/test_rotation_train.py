@@ -6,9 +6,11 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from hw2_jax.rotation import train
 from hw2_jax.rotation.model import CNN
+from hw2_jax.rotation.rotate import random_angles, rotate
 
 
 def _data(n=40, seed=0):
@@ -49,6 +51,37 @@ def test_vmapped_step_equals_single_seed_steps():
   for s in range(seeds):
     chex.assert_trees_all_close(jax.tree.map(lambda a, s=s: a[s], states), singles[s],
                                 atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_augmented_step_trains_on_the_rotated_batch(seeds):
+  """The augmented step equals a plain step on the batch made by hand: seed s's images of step
+  t, each turned by its own angle in [-max_angle, max_angle] drawn from seed s's step key."""
+  images, labels = _data()
+  lr, bs, t, max_angle = 1e-3, 8, 1, 90.0
+  idx_SxTxB, mask_TxB = train.epoch_batches(jax.random.PRNGKey(0), seeds, 40, bs)
+  _, aug_key = train.epoch_keys(0, 0)
+  init = jax.tree.map(np.asarray, train.init_states(0, seeds, lr))  # train_step donates
+  step = functools.partial(train.train_step, augment=False, max_angle=max_angle,
+                           learning_rate=lr)
+  augmented, loss_S = train.train_step(
+      jax.tree.map(jnp.asarray, init), images, labels, idx_SxTxB, mask_TxB, aug_key,
+      jnp.int32(t), augment=True, max_angle=max_angle, learning_rate=lr)
+  keys_S = train.step_keys(aug_key, t, seeds)
+  for s in range(seeds):
+    idx_B = idx_SxTxB[s, t]
+    angles_B = random_angles(keys_S[s], bs, max_angle)
+    assert np.all(np.abs(angles_B) <= max_angle) and np.abs(angles_B).max() > 10
+    batch = rotate(images[idx_B], angles_B)
+    one = lambda: jax.tree.map(lambda a, s=s: jnp.asarray(a[s:s + 1]), init)
+    by_hand, loss = step(one(), batch, labels[idx_B], jnp.arange(bs)[None, None],
+                         jnp.ones((1, bs)), aug_key, jnp.int32(0))
+    chex.assert_trees_all_close(jax.tree.map(lambda a, s=s: a[s], augmented),
+                                jax.tree.map(lambda a: a[0], by_hand), atol=1e-6, rtol=1e-5)
+    np.testing.assert_allclose(loss_S[s], loss[0], rtol=1e-5)
+    _, loss_unrotated = step(one(), images[idx_B], labels[idx_B], jnp.arange(bs)[None, None],
+                             jnp.ones((1, bs)), aug_key, jnp.int32(0))
+    assert abs(float(loss_unrotated[0]) - float(loss_S[s])) > 2e-5  # at init: ~2e-4 apart
 
 
 def test_training_reduces_loss_on_a_fixed_batch():
