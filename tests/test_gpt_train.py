@@ -1,6 +1,7 @@
 """Training: learns a repeated text, resume == uninterrupted, the CLI end to end, errors,
 and a data-parallel step on 2 devices equals the single-device step."""
 
+import inspect
 import json
 import os
 import subprocess
@@ -14,6 +15,8 @@ import numpy as np
 import pytest
 
 from hw2_jax.cli import main
+from hw2_jax.core import checkpoint
+from hw2_jax.gpt import train as train_lib
 from hw2_jax.gpt.config import TrainConfig
 from hw2_jax.gpt.generate import Generator
 from hw2_jax.gpt.train import restore_run, train_and_evaluate
@@ -106,6 +109,53 @@ def test_cli_train_generate_plot_and_resume(story, tmp_path, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+
+
+# Both tests below: the same settings, so the second reuses the first's compiled step. A tiny
+# learning rate: the loss stays near log(vocabulary), so the lowest is not the latest.
+OPTIMIZER_FLAGS = ["--learning-rate", "1e-5", "--weight-decay", "0.3", "--beta1", "0.8",
+                   "--beta2", "0.9", "--clip-grad-norm", "0.5"]
+
+
+def _saved_losses(run_dir, which):
+  """{step: loss} of every checkpoint kept in RUN/checkpoints/<which>."""
+  mngr = checkpoint.manager(Path(run_dir) / "checkpoints" / which, max_to_keep=None)
+  return {step: checkpoint.restore_meta(mngr, step)["loss"] for step in mngr.all_steps()}
+
+
+def test_best_checkpoint_holds_the_lowest_loss_and_resume_keeps_it(story, tmp_path):
+  """A checkpoint every step (all kept): the best one is the step with the lowest loss seen,
+  not the latest; a resumed run restores that loss, so later, worse steps don't replace it."""
+  run = tmp_path / "run"
+  common = TINY + ["--txt-file", str(story), "--out", str(run), "--log-every", "1",
+                   "--checkpoint-every", "1", "--keep-checkpoints", "50", "--generate-every",
+                   "0", "--no-plots", *OPTIMIZER_FLAGS]
+  main(["gpt-train", *common, "--max-steps", "10"])
+  first = _saved_losses(run, "last")
+  assert sorted(first) == list(range(1, 11))
+  best_step = min(first, key=first.get)
+  assert best_step != 10  # the test needs a best that is not the latest
+  assert _saved_losses(run, "best") == {best_step: first[best_step]}
+  _, _, _, meta = restore_run(run, "best")
+  assert meta["step"] == best_step
+
+  main(["gpt-train", *common, "--max-steps", "13", "--resume"])
+  seen = _saved_losses(run, "last")
+  assert sorted(seen) == list(range(1, 14))
+  assert min(seen[s] for s in (11, 12, 13)) > first[best_step]  # later steps are worse
+  assert _saved_losses(run, "best") == {best_step: first[best_step]}
+
+
+def test_optimizer_flags_reach_the_optimizer(story, tmp_path, monkeypatch):
+  calls = []
+  real = train_lib.make_optimizer
+  monkeypatch.setattr(train_lib, "make_optimizer",
+                      lambda *a, **k: calls.append(inspect.signature(real).bind(*a, **k))
+                      or real(*a, **k))
+  main(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(tmp_path / "run"),
+        "--max-steps", "1", "--generate-every", "0", "--no-plots", *OPTIMIZER_FLAGS])
+  assert calls and calls[0].arguments == {"learning_rate": 1e-5, "weight_decay": 0.3,
+                                          "b1": 0.8, "b2": 0.9, "clip_grad_norm": 0.5}
 
 
 @pytest.mark.parametrize("flags,message", [
