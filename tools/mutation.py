@@ -581,7 +581,8 @@ def run_module(module: str, workers: list[Worker], args, log, only_keys=None) ->
   log(f"  unmutated run: {len(durations)} tests passed in {base_secs:.1f} s (traced); "
       f"timeout per mutant {timeout:.0f} s")
 
-  # Tests that killed mutants run first (then the fastest): -x stops at the first failure.
+  # -x stops at the first failure: tests run by kills per second so far (a test's setup,
+  # module fixtures included, counts in its time), so that cheap tests that kill run first.
   kills = dict.fromkeys(durations, 0)
   lock = threading.Lock()
   todo = []
@@ -596,7 +597,7 @@ def run_module(module: str, workers: list[Worker], args, log, only_keys=None) ->
   def run_one(m: Mutant):
     with lock:
       w = free.pop()
-      order = sorted(kills, key=lambda t: (-kills[t], durations.get(t, 0.0)))
+      order = sorted(kills, key=lambda t: -(kills[t] + 0.1) / max(durations.get(t, 0.0), 0.05))
     try:
       (w.dir / "_order.json").write_text(json.dumps(order))
       w.write(module, m.source)
