@@ -4,6 +4,7 @@ and a data-parallel step on 2 devices equals the single-device step."""
 import inspect
 import json
 import os
+import struct
 import subprocess
 import sys
 import textwrap
@@ -25,17 +26,45 @@ TINY = ["--model-type", "gpt-nano", "--n-layer", "2", "--n-head", "2", "--n-embd
         "--block-size", "16", "--train-batch-size", "8", "--no-progress"]
 
 
+WORDS = "the king said to a frog that yesterday I went into the wood with gold".split()
+
+
 @pytest.fixture
 def story(tmp_path):
   rng = np.random.default_rng(0)
-  words = "the king said to a frog that yesterday I went into the wood with gold".split()
   path = tmp_path / "story.txt"
-  path.write_text(" ".join(rng.choice(words, 800)) + ".\n", encoding="utf-8")
+  path.write_text(" ".join(rng.choice(WORDS, 800)) + ".\n", encoding="utf-8")
+  return path
+
+
+@pytest.fixture
+def short(tmp_path):
+  """Every word once: a text of few windows, so epochs end within a few steps."""
+  path = tmp_path / "short.txt"
+  path.write_text(" ".join(WORDS) + ".\n", encoding="utf-8")
   return path
 
 
 def _steps(run_dir):
   return [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+
+
+def _tensorboard(run_dir):
+  """Every event in RUN/tb, read from the TFRecord files (length, crc, event, crc)."""
+  from tensorboardX.proto import event_pb2  # pylint: disable=import-outside-toplevel
+  events = []
+  for path in sorted((Path(run_dir) / "tb").glob("events.out.tfevents.*")):
+    data, i = path.read_bytes(), 0
+    while i < len(data):
+      (n,) = struct.unpack("<Q", data[i:i + 8])
+      events.append(event_pb2.Event.FromString(data[i + 12:i + 12 + n]))
+      i += 12 + n + 4
+  return events
+
+
+def _scalars(events):
+  return {(v.tag, e.step): v.simple_value for e in events for v in e.summary.value
+          if v.HasField("simple_value")}
 
 
 def test_tiny_model_learns_repeated_text(tmp_path):
@@ -49,6 +78,8 @@ def test_tiny_model_learns_repeated_text(tmp_path):
   assert summary["final_loss"] < 0.05, summary["final_loss"]
   losses = [r["loss"] for r in _steps(cfg.out) if r["kind"] == "step"]
   assert losses[0] > 2.0 and len(losses) == 150
+  accs = [r["acc"] for r in _steps(cfg.out) if r["kind"] == "step"]
+  assert accs[0] < 0.5 and accs[-1] > 0.95, (accs[0], accs[-1])
   model_cfg, params, tok, meta = restore_run(cfg.out)
   assert meta["step"] == 150 and tok.chars == "abcdefghij"
   ids = Generator(model_cfg).generate(params, tok.encode("cde"), 1, 25, jax.random.PRNGKey(0),
@@ -91,6 +122,12 @@ def test_cli_train_generate_plot_and_resume(story, tmp_path, capsys):
   main(["gpt-train", *common, "--out", str(part), "--max-steps", "8", "--resume", "--no-plots"])
   loss = lambda run: [(r["step"], r["loss"], r["acc"]) for r in _steps(run) if r["kind"] == "step"]
   assert loss(part) == loss(full)
+  # the interrupted run's partial-epoch record (step 5) is dropped; the epoch record at 8
+  # averages the steps of both sessions, as the uninterrupted run's does
+  epochs = lambda run: [r for r in _steps(run) if r["kind"] == "epoch"]
+  assert epochs(part) == epochs(full)
+  # TensorBoard hides the first session's events from step 5 on
+  assert [e.step for e in _tensorboard(part) if e.HasField("session_log")] == [5]
   _, p_full, _, _ = restore_run(full)
   _, p_part, _, _ = restore_run(part)
   chex.assert_trees_all_equal(p_part, p_full)
@@ -111,7 +148,7 @@ def test_cli_train_generate_plot_and_resume(story, tmp_path, capsys):
     assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
 
 
-# Both tests below: the same settings, so the second reuses the first's compiled step. A tiny
+# The three tests below: the same text and settings, so they share one compiled step. A tiny
 # learning rate: the loss stays near log(vocabulary), so the lowest is not the latest.
 OPTIMIZER_FLAGS = ["--learning-rate", "1e-5", "--weight-decay", "0.3", "--beta1", "0.8",
                    "--beta2", "0.9", "--clip-grad-norm", "0.5"]
@@ -123,11 +160,11 @@ def _saved_losses(run_dir, which):
   return {step: checkpoint.restore_meta(mngr, step)["loss"] for step in mngr.all_steps()}
 
 
-def test_best_checkpoint_holds_the_lowest_loss_and_resume_keeps_it(story, tmp_path):
+def test_best_checkpoint_holds_the_lowest_loss_and_resume_keeps_it(short, tmp_path):
   """A checkpoint every step (all kept): the best one is the step with the lowest loss seen,
   not the latest; a resumed run restores that loss, so later, worse steps don't replace it."""
   run = tmp_path / "run"
-  common = TINY + ["--txt-file", str(story), "--out", str(run), "--log-every", "1",
+  common = TINY + ["--txt-file", str(short), "--out", str(run), "--log-every", "1",
                    "--checkpoint-every", "1", "--keep-checkpoints", "50", "--generate-every",
                    "0", "--no-plots", *OPTIMIZER_FLAGS]
   main(["gpt-train", *common, "--max-steps", "10"])
@@ -146,16 +183,56 @@ def test_best_checkpoint_holds_the_lowest_loss_and_resume_keeps_it(story, tmp_pa
   assert _saved_losses(run, "best") == {best_step: first[best_step]}
 
 
-def test_optimizer_flags_reach_the_optimizer(story, tmp_path, monkeypatch):
+def test_optimizer_flags_reach_the_optimizer(short, tmp_path, monkeypatch):
   calls = []
   real = train_lib.make_optimizer
   monkeypatch.setattr(train_lib, "make_optimizer",
                       lambda *a, **k: calls.append(inspect.signature(real).bind(*a, **k))
                       or real(*a, **k))
-  main(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(tmp_path / "run"),
+  main(["gpt-train", *TINY, "--txt-file", str(short), "--out", str(tmp_path / "run"),
         "--max-steps", "1", "--generate-every", "0", "--no-plots", *OPTIMIZER_FLAGS])
   assert calls and calls[0].arguments == {"learning_rate": 1e-5, "weight_decay": 0.3,
                                           "b1": 0.8, "b2": 0.9, "clip_grad_norm": 0.5}
+
+
+def test_epochs_metrics_summary_and_tensorboard(short, tmp_path):
+  """Two epochs of a short text (no --max-steps): the step and epoch records, the summary
+  and the TensorBoard scalars say what the steps did."""
+  run = tmp_path / "run"
+  main(["gpt-train", *TINY, "--txt-file", str(short), "--out", str(run), "--num-epochs", "2",
+        "--log-every", "1", "--checkpoint-every", "1000", "--generate-every", "0",
+        "--no-plots", *OPTIMIZER_FLAGS])
+  spe = (len(short.read_text()) - 16) // 8
+  records = _steps(run)
+  steps = [r for r in records if r["kind"] == "step"]
+  assert [r["step"] for r in steps] == list(range(1, 2 * spe + 1))
+  for r in steps:
+    assert r["epoch"] == r["step"] / spe and r["lr"] == 1e-5
+    assert r["tokens_per_s"] > 0 and r["grad_norm"] > 0 and 0 <= r["acc"] <= 1
+  assert all(a["elapsed_s"] < b["elapsed_s"] for a, b in zip(steps, steps[1:]))
+  epochs = [r for r in records if r["kind"] == "epoch"]
+  assert [(r["step"], r["epoch"], r["complete"]) for r in epochs] == [
+      (spe, 1.0, True), (2 * spe, 2.0, True)]
+  for e, r in enumerate(epochs):
+    part = steps[e * spe:(e + 1) * spe]
+    assert r["loss"] == pytest.approx(np.mean([s["loss"] for s in part]), rel=1e-12)
+    assert r["acc"] == pytest.approx(np.mean([s["acc"] for s in part]), rel=1e-12)
+  summary = json.loads((run / "summary.json").read_text())
+  assert (summary["steps"], summary["steps_per_epoch"], summary["epochs"]) == (2 * spe, spe, 2.0)
+  assert summary["final_loss"] == steps[-1]["loss"]
+  assert summary["final_window_loss"] == pytest.approx(np.mean([s["loss"] for s in steps]))
+  # the first step's window includes compiling: left out of the median
+  assert summary["tokens_per_s_median"] == np.median([s["tokens_per_s"] for s in steps[1:]])
+  assert 0 < summary["first_step_s"] < summary["train_wall_s"]
+  _, params, _, meta = restore_run(run)
+  assert summary["params"] == sum(x.size for x in jax.tree.leaves(params))
+  assert meta["step"] == 2 * spe and meta["loss"] == summary["final_window_loss"]
+  scalars = _scalars(_tensorboard(run))
+  want = {(f"{r['kind']}/{k}", r["step"]): v for r in records for k, v in r.items()
+          if isinstance(v, float) and k != "epoch"}
+  assert set(scalars) == set(want)
+  for key, value in want.items():
+    assert scalars[key] == pytest.approx(value, rel=1e-6), key
 
 
 @pytest.mark.parametrize("flags,message", [
@@ -165,6 +242,16 @@ def test_optimizer_flags_reach_the_optimizer(story, tmp_path, monkeypatch):
     (["--dropout", "1.5"], "--dropout"),
     (["--max-steps", "0"], "--max-steps"),
     (["--precision", "fp8"], "--precision"),
+    (["--n-layer", "0"], "--n-layer must be >= 1"),
+    (["--n-embd", "6", "--n-head", "2"], "RoPE needs an even head dimension"),
+    (["--learning-rate", "0"], "--learning-rate must be > 0"),
+    (["--weight-decay", "-0.1"], "--weight-decay must be >= 0"),
+    (["--clip-grad-norm", "0"], "--clip-grad-norm must be > 0"),
+    (["--beta1", "1.0"], "--beta1 must be in [0, 1)"),
+    (["--beta2", "-0.5"], "--beta2 must be in [0, 1)"),
+    (["--sample-prompt", ""], "--sample-prompt is empty"),
+    (["--train-batch-size", "5000"], "too few for one batch"),
+    (["--sample-prompt", "Zebra"], "--sample-prompt: "),
 ])
 def test_train_rejects_bad_flags_before_work(flags, message, story, tmp_path, capsys):
   with pytest.raises(SystemExit) as e:
