@@ -1,6 +1,8 @@
 """Decoding: top-k / top-p / temperature on fixed logits, cache == no cache, and the
 gpt-generate command: its flags reach the generator, its errors are one line."""
 
+import collections
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -67,10 +69,18 @@ def test_greedy_with_cache_equals_without():
   # sharpen the output so argmax ties are impossible
   params = dict(params, lm_head={"kernel": params["lm_head"]["kernel"] * 50})
   gen = Generator(cfg)
+  calls = collections.Counter()
+  for name in ("_prefill", "_decode", "_window"):  # count the compiled calls
+    setattr(gen, name, lambda *a, f=getattr(gen, name), n=name: calls.update([n]) or f(*a))
   prompt = np.array([1, 5, 2], np.int32)
   kw = dict(num_samples=2, max_new_tokens=20, key=jax.random.PRNGKey(0), greedy=True)
   cached = gen.generate(params, prompt, use_cache=True, **kw)
+  # one position per token while the 8-position cache has room (tokens 2-6 of 20), then the
+  # cropped window
+  assert calls == {"_prefill": 1, "_decode": 5, "_window": 14}
+  calls.clear()
   uncached = gen.generate(params, prompt, use_cache=False, **kw)
+  assert calls == {"_window": 20}
   chex.assert_shape(cached, (2, 23))
   np.testing.assert_array_equal(cached, uncached)
   np.testing.assert_array_equal(cached[:, :3], np.tile(prompt, (2, 1)))

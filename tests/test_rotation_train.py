@@ -107,6 +107,26 @@ def test_masked_padding_does_not_change_the_loss():
   full = train._loss(one, x[:5], labels[:5], jnp.ones(5))
   padded = train._loss(one, x, labels, jnp.array([1, 1, 1, 1, 1, 0, 0, 0], jnp.float32))
   chex.assert_trees_all_close(full, padded, rtol=1e-6)
+  # a last batch of one image: its own cross-entropy
+  logits = CNN().apply({"params": one}, x[:1])
+  ce = -jax.nn.log_softmax(logits)[0, labels[0]]
+  single = train._loss(one, x, labels, jnp.array([1, 0, 0, 0, 0, 0, 0, 0], jnp.float32))
+  chex.assert_trees_all_close(single, ce, rtol=1e-5)
+
+
+def test_images_are_scaled_to_the_unit_range():
+  """As torchvision's ToTensor: uint8 / 255."""
+  x = jnp.array([0, 1, 128, 255], jnp.uint8)
+  chex.assert_trees_all_close(train.to_float(x), np.array([0, 1, 128, 255]) / 255.0, rtol=1e-7)
+  chex.assert_type(train.to_float(x), jnp.float32)
+
+
+def test_epoch_keys_are_distinct():
+  """The shuffle and augmentation keys of an epoch differ from each other and across epochs
+  and seeds (one stream reused for both would tie the angles to the batch order)."""
+  keys = [np.asarray(jax.random.key_data(k)).tobytes()
+          for seed in (0, 1) for epoch in (0, 1, 2) for k in train.epoch_keys(seed, epoch)]
+  assert len(set(keys)) == len(keys)
 
 
 def test_evaluate_matches_direct_accuracy_and_rotation_invariance_at_360():
