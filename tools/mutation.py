@@ -128,15 +128,19 @@ class Mutant:
 
   @property
   def key(self) -> str:
-    """Stable across unrelated edits: the module, the original line and the mutation."""
-    return f"{self.module} | {self.original.strip().splitlines()[0].strip()} | " \
-           f"{self.kind} {self.description} @{self.col}"
+    return mutant_key(self.module, self.original, self.mutated)
 
   def record(self) -> dict:
     d = dataclasses.asdict(self)
     d.pop("source")
     d.update(id=self.id, key=self.key)
     return d
+
+
+def mutant_key(module: str, original: str, mutated: str) -> str:
+  """Stable across unrelated edits: the module and the mutated lines before and after."""
+  squash = lambda text: " ".join(text.split())
+  return f"{module} | {squash(original)} | {squash(mutated)}"
 
 
 class _Points(ast.NodeVisitor):
@@ -709,8 +713,9 @@ def main(argv=None) -> None:
   only = None
   if args.rerun:
     old = json.loads(Path(args.rerun).read_text())
-    only = {m["key"] for r in old["modules"] for m in r["mutants"]
-            if m["status"] in ("survived", "not covered", "timeout")}
+    only = {mutant_key(m["module"], m["original"], m["mutated"])
+            for r in old["modules"] for m in r["mutants"]
+            if m["status"] in ("survived", "not covered", "timeout", "equivalent")}
     modules = [m for m in modules if any(r["module"] == m for r in old["modules"])]
 
   started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
