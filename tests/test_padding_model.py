@@ -71,8 +71,10 @@ def _channel_last_xla_logits(params, x_NHWC, net, conv_type):
   return dense("TorchDense_0", dense("TorchDense_1", h.reshape(h.shape[0], -1)))
 
 
-@pytest.mark.parametrize("conv_type", CONV_TYPES)
-@pytest.mark.parametrize("net", model.NETS)
+# Every padding's convolution equals XLA's in test_padding_conv.py; here the nets' wiring
+# (layout, ReLUs, heads) is checked once per head and per size of Net2's flattened map.
+@pytest.mark.parametrize("net,conv_type", [("Net1", "reflect"), ("Net2", "valid"),
+                                           ("Net2", "sconv"), ("Net2", "circular")])
 def test_equals_channel_last_xla_convolution_net(net, conv_type):
   m = model.make_net(net, conv_type)
   x = jax.random.uniform(jax.random.key(1), (4, 32, 32, 3))
