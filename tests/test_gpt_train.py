@@ -8,11 +8,14 @@ import struct
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import chex
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from hw2_jax.cli import main
@@ -128,6 +131,8 @@ def test_cli_train_generate_plot_and_resume(story, tmp_path, capsys):
   assert epochs(part) == epochs(full)
   # TensorBoard hides the first session's events from step 5 on
   assert [e.step for e in _tensorboard(part) if e.HasField("session_log")] == [5]
+  assert [e.step for e in _tensorboard(full) for v in e.summary.value
+          if v.tag.startswith("samples")] == [4, 8]
   _, p_full, _, _ = restore_run(full)
   _, p_part, _, _ = restore_run(part)
   chex.assert_trees_all_equal(p_part, p_full)
@@ -170,6 +175,8 @@ def test_best_checkpoint_holds_the_lowest_loss_and_resume_keeps_it(short, tmp_pa
   main(["gpt-train", *common, "--max-steps", "10"])
   first = _saved_losses(run, "last")
   assert sorted(first) == list(range(1, 11))
+  # a checkpoint every step: each holds the loss of its step
+  assert first == {r["step"]: r["loss"] for r in _steps(run) if r["kind"] == "step"}
   best_step = min(first, key=first.get)
   assert best_step != 10  # the test needs a best that is not the latest
   assert _saved_losses(run, "best") == {best_step: first[best_step]}
@@ -195,20 +202,23 @@ def test_optimizer_flags_reach_the_optimizer(short, tmp_path, monkeypatch):
                                           "b1": 0.8, "b2": 0.9, "clip_grad_norm": 0.5}
 
 
-def test_epochs_metrics_summary_and_tensorboard(short, tmp_path):
-  """Two epochs of a short text (no --max-steps): the step and epoch records, the summary
-  and the TensorBoard scalars say what the steps did."""
+def test_epochs_metrics_summary_tensorboard_and_resume_at_an_epoch_end(short, tmp_path):
+  """Two epochs of a short text (no --max-steps), metrics fetched every 2 steps: the step and
+  epoch records, the summary and the TensorBoard scalars say what the steps did; a run of one
+  epoch resumed for a second writes the same records."""
   run = tmp_path / "run"
-  main(["gpt-train", *TINY, "--txt-file", str(short), "--out", str(run), "--num-epochs", "2",
-        "--log-every", "1", "--checkpoint-every", "1000", "--generate-every", "0",
-        "--no-plots", *OPTIMIZER_FLAGS])
+  flags = [*TINY, "--txt-file", str(short), "--log-every", "2", "--checkpoint-every", "1000",
+           "--generate-every", "0", "--no-plots", *OPTIMIZER_FLAGS]
+  t0 = time.perf_counter()
+  main(["gpt-train", *flags, "--out", str(run), "--num-epochs", "2"])
+  wall = time.perf_counter() - t0
   spe = (len(short.read_text()) - 16) // 8
   records = _steps(run)
   steps = [r for r in records if r["kind"] == "step"]
   assert [r["step"] for r in steps] == list(range(1, 2 * spe + 1))
   for r in steps:
     assert r["epoch"] == r["step"] / spe and r["lr"] == 1e-5
-    assert r["tokens_per_s"] > 0 and r["grad_norm"] > 0 and 0 <= r["acc"] <= 1
+    assert r["grad_norm"] > 0 and 0 <= r["acc"] <= 1
   assert all(a["elapsed_s"] < b["elapsed_s"] for a, b in zip(steps, steps[1:]))
   epochs = [r for r in records if r["kind"] == "epoch"]
   assert [(r["step"], r["epoch"], r["complete"]) for r in epochs] == [
@@ -217,22 +227,86 @@ def test_epochs_metrics_summary_and_tensorboard(short, tmp_path):
     part = steps[e * spe:(e + 1) * spe]
     assert r["loss"] == pytest.approx(np.mean([s["loss"] for s in part]), rel=1e-12)
     assert r["acc"] == pytest.approx(np.mean([s["acc"] for s in part]), rel=1e-12)
+
   summary = json.loads((run / "summary.json").read_text())
   assert (summary["steps"], summary["steps_per_epoch"], summary["epochs"]) == (2 * spe, spe, 2.0)
   assert summary["final_loss"] == steps[-1]["loss"]
   assert summary["final_window_loss"] == pytest.approx(np.mean([s["loss"] for s in steps]))
-  # the first step's window includes compiling: left out of the median
-  assert summary["tokens_per_s_median"] == np.median([s["tokens_per_s"] for s in steps[1:]])
+  # Metrics are fetched in windows: the first step alone (it compiles), then every 2 steps;
+  # a window's steps share its throughput, and the windows are disjoint parts of the run.
+  windows = [[steps[0]]]
+  for r in steps[1:]:
+    if r["step"] % 2 == 1 or r["step"] == 2:
+      windows.append([])
+    windows[-1].append(r)
+  assert [[r["step"] for r in w] for w in windows] == \
+      [[1], [2]] + [[s, s + 1] for s in range(3, 2 * spe, 2)]
+  assert all(len({r["tokens_per_s"] for r in w}) == 1 for w in windows)
+  rates = [w[0]["tokens_per_s"] for w in windows]
+  assert len(set(rates)) == len(rates)
+  seconds = sum(len(w) * 8 * 16 / rate for w, rate in zip(windows, rates))
+  assert 0 < seconds <= summary["train_wall_s"] <= wall
   assert 0 < summary["first_step_s"] < summary["train_wall_s"]
+  assert steps[-1]["elapsed_s"] <= summary["train_wall_s"]
+  assert summary["tokens_per_s_median"] == np.median(rates[1:])  # without the compiling step
   _, params, _, meta = restore_run(run)
   assert summary["params"] == sum(x.size for x in jax.tree.leaves(params))
   assert meta["step"] == 2 * spe and meta["loss"] == summary["final_window_loss"]
+
   scalars = _scalars(_tensorboard(run))
   want = {(f"{r['kind']}/{k}", r["step"]): v for r in records for k, v in r.items()
           if isinstance(v, float) and k != "epoch"}
   assert set(scalars) == set(want)
   for key, value in want.items():
     assert scalars[key] == pytest.approx(value, rel=1e-6), key
+
+  part = tmp_path / "part"
+  main(["gpt-train", *flags, "--out", str(part), "--num-epochs", "1"])
+  main(["gpt-train", *flags, "--out", str(part), "--num-epochs", "2", "--resume"])
+  same = lambda rs: [{k: v for k, v in r.items() if k not in ("tokens_per_s", "elapsed_s")}
+                     for r in rs]
+  assert same(_steps(part)) == same(records)
+
+
+def test_train_step_trains_with_dropout_on_the_batch_of_its_step():
+  """Step t trains on the batch drawn with the first key of split(fold_in(rng, t)) and runs
+  the model in training mode with the second as the dropout key."""
+  from hw2_jax.gpt.config import ModelConfig  # pylint: disable=import-outside-toplevel
+  from hw2_jax.gpt.data import sample_batch  # pylint: disable=import-outside-toplevel
+  from hw2_jax.gpt.model import GPT  # pylint: disable=import-outside-toplevel
+  from hw2_jax.gpt.optimizer import make_optimizer  # pylint: disable=import-outside-toplevel
+  cfg = ModelConfig(vocab_size=11, n_layer=1, n_head=2, n_embd=16, block_size=8, dropout=0.5)
+  tx = make_optimizer(1e-3, 0.1)
+  data_N = jax.random.randint(jax.random.PRNGKey(0), (200,), 0, 11)
+  state = dict(train_lib.create_state(cfg, tx, 0), step=jnp.int32(7))
+  params, rng = jax.tree.map(np.asarray, (state["params"], state["rng"]))  # state is donated
+  new, metrics = train_lib.make_train_step(cfg, tx, 4)(state, data_N)
+  assert int(new["step"]) == 8
+  data_key, dropout_key = jax.random.split(jax.random.fold_in(rng, 7))
+  x, y = sample_batch(data_key, data_N, 4, 8)
+  loss = jax.jit(lambda train: optax.softmax_cross_entropy_with_integer_labels(
+      GPT(cfg).apply({"params": params}, x, train=train, rngs={"dropout": dropout_key}),
+      y).mean(), static_argnums=0)
+  assert float(metrics["loss"]) == pytest.approx(float(loss(True)), rel=1e-5)
+  assert abs(float(loss(True)) - float(loss(False))) > 1e-3  # dropout made a difference
+
+
+def test_a_text_of_exactly_one_batch_is_enough(story, tmp_path, monkeypatch):
+  n = len(story.read_text())
+
+  class Reached(Exception):
+    pass
+
+  def stop(*args, **kwargs):
+    raise Reached
+
+  monkeypatch.setattr(train_lib, "make_train_step", stop)
+  with pytest.raises(Reached):  # one window more than block_size per sequence: 1 step
+    main(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(tmp_path / "a"),
+          "--train-batch-size", str(n - 16), "--generate-every", "0"])
+  with pytest.raises(SystemExit):
+    main(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(tmp_path / "b"),
+          "--train-batch-size", str(n - 15), "--generate-every", "0"])
 
 
 @pytest.mark.parametrize("flags,message", [
