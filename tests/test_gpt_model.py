@@ -109,6 +109,33 @@ def test_parameter_tree_pins_the_architecture():
   chex.assert_trees_all_equal_dtypes(abs_params, jax.tree.map(jnp.float32, abs_params))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("path", PATHS)
+def test_every_layer_computes_in_the_configs_dtype(path, dtype):
+  """cfg.dtype is the compute dtype of every embedding, dense layer and norm (the logits come
+  out float32 either way); traced only, nothing compiled."""
+  cfg = dataclasses.replace(CFG, fused_attention=PATHS[path], dtype=dtype, abs_emb=True)
+  params = init_params(cfg, jax.random.PRNGKey(0))
+  seen = []
+
+  def record(next_fun, args, kwargs, context):
+    out = next_fun(*args, **kwargs)
+    if isinstance(context.module, (nn.Dense, nn.Embed, nn.RMSNorm)) and \
+        context.method_name == "__call__":
+      seen.append(("/".join(context.module.scope.path), jnp.result_type(out)))
+    return out
+
+  def forward(params, idx):
+    with nn.intercept_methods(record):
+      return GPT(cfg).apply({"params": params}, idx)
+
+  logits = jax.eval_shape(forward, params, _tokens())
+  assert logits.dtype == jnp.float32
+  want = 2 + cfg.n_layer * 6 + 2  # wte, wpe; per block 2 norms and 4 dense; ln_f, lm_head
+  assert len(seen) == want, seen
+  assert {d for _, d in seen} == {jnp.dtype(dtype)}, seen
+
+
 @pytest.mark.parametrize("path,abs_emb", [("explicit", False), ("fused", False),
                                           ("explicit", True)])
 def test_logits_equal_an_independent_numpy_forward(path, abs_emb):
