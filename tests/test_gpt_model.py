@@ -255,8 +255,9 @@ def test_rope_matches_complex_rotation_and_is_relative():
 
 
 def test_init_statistics():
-  cfg = ModelConfig(vocab_size=64, n_layer=4, n_head=4, n_embd=128)
+  cfg = ModelConfig(vocab_size=64, n_layer=4, n_head=4, n_embd=128, abs_emb=True)
   params = init_params(cfg, jax.random.PRNGKey(6))
+  assert "wpe" in params  # the learned positions are initialised like the token embedding
   flat = {"/".join(k.key for k in path): np.asarray(v)
           for path, v in jax.tree_util.tree_flatten_with_path(params)[0]}
   proj_std = 0.02 / math.sqrt(2 * cfg.n_layer)
