@@ -63,24 +63,41 @@ def test_pick_tokens_greedy_and_sampled():
   chex.assert_trees_all_close(np.bincount(draws, minlength=4) / 4000, PROBS[0], atol=0.03)
 
 
-def test_greedy_with_cache_equals_without():
-  cfg = ModelConfig(vocab_size=13, n_layer=2, n_head=2, n_embd=16, block_size=8, dropout=0.0)
+@pytest.mark.parametrize("abs_emb", [False, True])
+def test_cached_decoding_equals_the_full_forward(abs_emb):
+  """Every step's logits with the key/value cache equal those of running the model on the
+  whole (cropped) context; so do the tokens, greedy or sampled with the same key."""
+  cfg = ModelConfig(vocab_size=13, n_layer=2, n_head=2, n_embd=16, block_size=8, dropout=0.0,
+                    abs_emb=abs_emb)
   params = init_params(cfg, jax.random.PRNGKey(1))
-  # sharpen the output so argmax ties are impossible
-  params = dict(params, lm_head={"kernel": params["lm_head"]["kernel"] * 50})
+  leaves, treedef = jax.tree.flatten(params)  # large random weights: context matters
+  keys = jax.random.split(jax.random.PRNGKey(2), len(leaves))
+  params = jax.tree.unflatten(treedef, [p + 0.5 * jax.random.normal(k, p.shape)
+                                        for p, k in zip(leaves, keys)])
   gen = Generator(cfg)
-  calls = collections.Counter()
-  for name in ("_prefill", "_decode", "_window"):  # count the compiled calls
-    setattr(gen, name, lambda *a, f=getattr(gen, name), n=name: calls.update([n]) or f(*a))
+  calls, logits = collections.Counter(), []
+
+  def counted(name, f):
+    def call(*args):
+      out = f(*args)
+      calls.update([name])
+      logits.append(np.asarray(out[0] if isinstance(out, tuple) else out))
+      return out
+    return call
+
+  for name in ("_prefill", "_decode", "_window"):
+    setattr(gen, name, counted(name, getattr(gen, name)))
   prompt = np.array([1, 5, 2], np.int32)
   kw = dict(num_samples=2, max_new_tokens=20, key=jax.random.PRNGKey(0), greedy=True)
   cached = gen.generate(params, prompt, use_cache=True, **kw)
   # one position per token while the 8-position cache has room (tokens 2-6 of 20), then the
   # cropped window
   assert calls == {"_prefill": 1, "_decode": 5, "_window": 14}
+  cached_logits, logits[:] = list(logits), []
   calls.clear()
   uncached = gen.generate(params, prompt, use_cache=False, **kw)
   assert calls == {"_window": 20}
+  chex.assert_trees_all_close(cached_logits, logits, atol=1e-4)
   chex.assert_shape(cached, (2, 23))
   np.testing.assert_array_equal(cached, uncached)
   np.testing.assert_array_equal(cached[:, :3], np.tile(prompt, (2, 1)))
@@ -93,6 +110,13 @@ def test_greedy_with_cache_equals_without():
   kw.update(greedy=True, top_k=None, max_new_tokens=4)
   np.testing.assert_array_equal(gen.generate(params, long, **kw)[:, 12:],
                                 gen.generate(params, long[-8:], **kw)[:, 8:])
+  # by default: sampled at temperature 1 from every token, with the cache
+  key = jax.random.PRNGKey(3)
+  default = gen.generate(params, prompt, 2, 10, key)
+  np.testing.assert_array_equal(default, gen.generate(params, prompt, 2, 10, key, greedy=False,
+                                                      temperature=1.0, use_cache=False))
+  assert not np.array_equal(default, gen.generate(params, prompt, 2, 10, key, greedy=True))
+  assert not np.array_equal(default, gen.generate(params, prompt, 2, 10, key, temperature=2.0))
 
 
 TEXT = "Yesterday I went to the wood. The king said to the frog that the wood was gold. "
