@@ -122,7 +122,9 @@ def test_cli_train_generate_plot_and_resume(story, tmp_path, capsys):
 
   # interrupted after 5 steps, resumed to 8: the same losses and parameters
   main(["gpt-train", *common, "--out", str(part), "--max-steps", "5", "--no-plots"])
+  capsys.readouterr()
   main(["gpt-train", *common, "--out", str(part), "--max-steps", "8", "--resume", "--no-plots"])
+  assert "steps 5 -> 8" in capsys.readouterr().out  # continued, not started over
   loss = lambda run: [(r["step"], r["loss"], r["acc"]) for r in _steps(run) if r["kind"] == "step"]
   assert loss(part) == loss(full)
   # the interrupted run's partial-epoch record (step 5) is dropped; the epoch record at 8
@@ -177,6 +179,7 @@ def test_best_checkpoint_holds_the_lowest_loss_and_resume_keeps_it(short, tmp_pa
   assert sorted(first) == list(range(1, 11))
   # a checkpoint every step: each holds the loss of its step
   assert first == {r["step"]: r["loss"] for r in _steps(run) if r["kind"] == "step"}
+  assert json.loads((run / "summary.json").read_text())["final_window_loss"] == first[10]
   best_step = min(first, key=first.get)
   assert best_step != 10  # the test needs a best that is not the latest
   assert _saved_losses(run, "best") == {best_step: first[best_step]}
@@ -266,6 +269,12 @@ def test_epochs_metrics_summary_tensorboard_and_resume_at_an_epoch_end(short, tm
   same = lambda rs: [{k: v for k, v in r.items() if k not in ("tokens_per_s", "elapsed_s")}
                      for r in rs]
   assert same(_steps(part)) == same(records)
+  # resuming a finished run trains nothing and saves nothing
+  before = _saved_losses(part, "last")
+  main(["gpt-train", *flags, "--out", str(part), "--num-epochs", "2", "--resume"])
+  assert same(_steps(part)) == same(records) and _saved_losses(part, "last") == before
+  summary = json.loads((part / "summary.json").read_text())
+  assert summary["steps"] == 2 * spe and np.isnan(summary["first_step_s"])
 
 
 def test_train_step_trains_with_dropout_on_the_batch_of_its_step():
