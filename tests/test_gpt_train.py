@@ -210,8 +210,8 @@ def test_epochs_metrics_summary_tensorboard_and_resume_at_an_epoch_end(short, tm
   epoch records, the summary and the TensorBoard scalars say what the steps did; a run of one
   epoch resumed for a second writes the same records."""
   run = tmp_path / "run"
-  flags = [*TINY, "--txt-file", str(short), "--log-every", "2", "--checkpoint-every", "1000",
-           "--generate-every", "0", "--no-plots", *OPTIMIZER_FLAGS]
+  flags = [*TINY, "--txt-file", str(short), "--log-every", "2", "--checkpoint-every", "3",
+           "--keep-checkpoints", "50", "--generate-every", "0", "--no-plots", *OPTIMIZER_FLAGS]
   t0 = time.perf_counter()
   main(["gpt-train", *flags, "--out", str(run), "--num-epochs", "2"])
   wall = time.perf_counter() - t0
@@ -234,16 +234,17 @@ def test_epochs_metrics_summary_tensorboard_and_resume_at_an_epoch_end(short, tm
   summary = json.loads((run / "summary.json").read_text())
   assert (summary["steps"], summary["steps_per_epoch"], summary["epochs"]) == (2 * spe, spe, 2.0)
   assert summary["final_loss"] == steps[-1]["loss"]
-  assert summary["final_window_loss"] == pytest.approx(np.mean([s["loss"] for s in steps]))
-  # Metrics are fetched in windows: the first step alone (it compiles), then every 2 steps;
-  # a window's steps share its throughput, and the windows are disjoint parts of the run.
-  windows = [[steps[0]]]
-  for r in steps[1:]:
-    if r["step"] % 2 == 1 or r["step"] == 2:
-      windows.append([])
-    windows[-1].append(r)
-  assert [[r["step"] for r in w] for w in windows] == \
-      [[1], [2]] + [[s, s + 1] for s in range(3, 2 * spe, 2)]
+  # since the last checkpoint (step 9)
+  assert summary["final_window_loss"] == pytest.approx(np.mean([s["loss"] for s in steps[-3:]]))
+  # Metrics are fetched in windows that end at the first step (it compiles), every 2 steps
+  # (--log-every), before each checkpoint (every 3) and at the end; a window's steps share
+  # its throughput, and the windows are disjoint parts of the run.
+  ends = [s for s in range(1, 2 * spe + 1) if s == 1 or s % 2 == 0 or s % 3 == 0]
+  windows, start = [], 0
+  for end in ends:
+    windows.append(steps[start:end])
+    start = end
+  assert [r["step"] for w in windows for r in w] == list(range(1, 2 * spe + 1))
   assert all(len({r["tokens_per_s"] for r in w}) == 1 for w in windows)
   rates = [w[0]["tokens_per_s"] for w in windows]
   assert len(set(rates)) == len(rates)
@@ -255,6 +256,10 @@ def test_epochs_metrics_summary_tensorboard_and_resume_at_an_epoch_end(short, tm
   _, params, _, meta = restore_run(run)
   assert summary["params"] == sum(x.size for x in jax.tree.leaves(params))
   assert meta["step"] == 2 * spe and meta["loss"] == summary["final_window_loss"]
+  # each checkpoint holds the mean loss of the steps since the one before
+  loss = {r["step"]: r["loss"] for r in steps}
+  want = {c: np.mean([loss[s] for s in range(c - 2, c + 1)]) for c in range(3, 2 * spe + 1, 3)}
+  assert _saved_losses(run, "last") == pytest.approx(want, rel=1e-12)
 
   scalars = _scalars(_tensorboard(run))
   want = {(f"{r['kind']}/{k}", r["step"]): v for r in records for k, v in r.items()
