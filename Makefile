@@ -46,3 +46,8 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Mutation testing (not part of `make test` or CI; an hour or more on a 2-core CPU):
+# make mutation ARGS="--modules gpt/optimizer"; see docs/mutation.md.
+mutation: install
+	$(PY) tools/mutation.py $(ARGS)

@@ -1,9 +1,12 @@
-"""AdamW: weight decay masks exactly the linear weights; clipping bounds the update."""
+"""AdamW: weight decay masks exactly the linear weights; every setting equals AdamW written out
+after global-norm clipping; clipping bounds the update of a large gradient."""
 
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+import pytest
 
 from hw2_jax.gpt.config import ModelConfig
 from hw2_jax.gpt.model import init_params
@@ -39,15 +42,71 @@ def test_decay_applies_only_to_masked_weights():
     chex.assert_trees_all_close(u, jnp.full_like(u, want), atol=1e-7)
 
 
-def test_clipping_by_global_norm():
+def _adamw_reference(params, grads_seq, lr, wd, b1, b2, clip, eps=1e-8):
+  """AdamW after global-norm clipping, written out in float64: decay on "kernel" leaves only."""
+  p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+  m = {k: np.zeros_like(v) for k, v in p.items()}
+  v = {k: np.zeros_like(x) for k, x in p.items()}
+  out = []
+  for t, grads in enumerate(grads_seq, start=1):
+    g = {k: np.asarray(x, np.float64) for k, x in grads.items()}
+    norm = np.sqrt(sum((x ** 2).sum() for x in g.values()))
+    if norm > clip:
+      g = {k: x * clip / norm for k, x in g.items()}
+    for k in p:
+      m[k] = b1 * m[k] + (1 - b1) * g[k]
+      v[k] = b2 * v[k] + (1 - b2) * g[k] ** 2
+      update = (m[k] / (1 - b1 ** t)) / (np.sqrt(v[k] / (1 - b2 ** t)) + eps)
+      if k.endswith("kernel"):
+        update = update + wd * p[k]
+      p[k] = p[k] - lr * update
+    out.append({k: x.copy() for k, x in p.items()})
+  return out
+
+
+@pytest.mark.parametrize("settings", [
+    dict(lr=0.05, wd=0.3, b1=0.7, b2=0.8, clip=1.5),
+    dict(lr=0.01, wd=0.1),  # the defaults: beta1 0.9, beta2 0.95, clipping at norm 1
+])
+def test_optimizer_equals_clipped_adamw_written_out(settings):
+  """Every setting reaches optax: learning rate, weight decay (masked), beta1, beta2 and the
+  clipping norm, over steps whose gradients are below and far above the clipping norm."""
+  rng = np.random.default_rng(0)
+  shapes = {"dense/kernel": (3, 4), "dense/bias": (4,), "norm/scale": (4,)}
+  flat = {k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()}
+  nest = lambda f: {"dense": {"kernel": f["dense/kernel"], "bias": f["dense/bias"]},
+                    "norm": {"scale": f["norm/scale"]}}
+  grads_seq = []
+  for scale in (0.3, 80.0, 2.0, 0.05, 500.0):
+    g = {k: rng.normal(size=s).astype(np.float32) for k, s in shapes.items()}
+    norm = np.sqrt(sum((x ** 2).sum() for x in g.values()))
+    grads_seq.append({k: x * scale / norm for k, x in g.items()})
+  tx = make_optimizer(settings["lr"], settings["wd"],
+                      *[settings[k] for k in ("b1", "b2", "clip") if k in settings])
+  reference = _adamw_reference(flat, grads_seq, **{"b1": 0.9, "b2": 0.95, "clip": 1.0,
+                                                   **settings})
+  params = jax.tree.map(jnp.asarray, nest(flat))
+  state = tx.init(params)
+  update = jax.jit(tx.update)
+  for grads, want in zip(grads_seq, reference):
+    updates, state = update(jax.tree.map(jnp.asarray, nest(grads)), state, params)
+    params = optax.apply_updates(params, updates)
+    chex.assert_trees_all_close(params, nest(want), rtol=1e-5, atol=1e-6)
+
+
+def test_clipping_bounds_the_update_of_a_large_gradient():
+  """Beyond the clipping norm the update no longer grows with the gradient; without clipping
+  Adam's second step would follow the huge gradient's size relative to the first."""
   params = {"w": jnp.zeros(4)}
-  tx = optax.chain(optax.clip_by_global_norm(1.0))
-  g = {"w": jnp.array([3.0, 4.0, 0.0, 0.0])}
-  clipped, _ = tx.update(g, tx.init(params))
-  chex.assert_trees_all_close(optax.tree.norm(clipped), 1.0, atol=1e-6)
-  first = make_optimizer(1e-3, 0.0).update(g, make_optimizer(1e-3, 0.0).init(params), params)[0]
-  # Adam's first step is lr * sign(g) whatever the gradient's scale
-  chex.assert_trees_all_close(first["w"], jnp.array([-1e-3, -1e-3, 0.0, 0.0]), atol=1e-6)
+  tx = make_optimizer(1e-3, 0.0, clip_grad_norm=1.0)
+  small = {"w": jnp.array([0.1, -0.2, 0.0, 0.05])}
+  direction = jnp.array([3.0, 4.0, 0.0, 0.0]) / 5.0
+  state = tx.init(params)
+  _, state = tx.update(small, state, params)
+  second = lambda scale: tx.update({"w": scale * direction}, state, params)[0]["w"]
+  chex.assert_trees_all_close(second(1e6), second(1.0), rtol=1e-6)
+  chex.assert_trees_all_close(second(30.0), second(1.0), rtol=1e-6)
+  assert not np.allclose(second(0.5), second(1.0), rtol=1e-3)  # below the norm: not clipped
 
 
 def test_cosine_schedule_warms_up_then_ends_at_the_minimum():

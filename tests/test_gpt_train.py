@@ -2,10 +2,12 @@
 and a data-parallel step on 2 devices equals the single-device step."""
 
 import dataclasses
+import inspect
 import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
@@ -14,11 +16,15 @@ from pathlib import Path
 
 import chex
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from hw2_jax.cli import main
-from hw2_jax.core import devices
+from hw2_jax.core import checkpoint, devices
+from hw2_jax.gpt import optimizer as optimizer_lib
+from hw2_jax.gpt import train as train_lib
 from hw2_jax.gpt.config import Config, ModelConfig
 from hw2_jax.gpt.generate import Generator
 from hw2_jax.gpt.optimizer import learning_rate_schedule, make_optimizer
@@ -29,17 +35,45 @@ TINY = ["--model-type", "gpt-nano", "--n-layer", "2", "--n-head", "2", "--n-embd
         "--block-size", "16", "--train-batch-size", "8", "--no-progress"]
 
 
+WORDS = "the king said to a frog that yesterday I went into the wood with gold".split()
+
+
 @pytest.fixture
 def story(tmp_path):
   rng = np.random.default_rng(0)
-  words = "the king said to a frog that yesterday I went into the wood with gold".split()
   path = tmp_path / "story.txt"
-  path.write_text(" ".join(rng.choice(words, 800)) + ".\n", encoding="utf-8")
+  path.write_text(" ".join(rng.choice(WORDS, 800)) + ".\n", encoding="utf-8")
+  return path
+
+
+@pytest.fixture
+def short(tmp_path):
+  """Every word once: a text of few windows, so epochs end within a few steps."""
+  path = tmp_path / "short.txt"
+  path.write_text(" ".join(WORDS) + ".\n", encoding="utf-8")
   return path
 
 
 def _steps(run_dir):
   return [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+
+
+def _tensorboard(run_dir):
+  """Every event in RUN/tb, read from the TFRecord files (length, crc, event, crc)."""
+  from tensorboardX.proto import event_pb2  # pylint: disable=import-outside-toplevel
+  events = []
+  for path in sorted((Path(run_dir) / "tb").glob("events.out.tfevents.*")):
+    data, i = path.read_bytes(), 0
+    while i < len(data):
+      (n,) = struct.unpack("<Q", data[i:i + 8])
+      events.append(event_pb2.Event.FromString(data[i + 12:i + 12 + n]))
+      i += 12 + n + 4
+  return events
+
+
+def _scalars(events):
+  return {(v.tag, e.step): v.simple_value for e in events for v in e.summary.value
+          if v.HasField("simple_value")}
 
 
 def test_tiny_model_learns_repeated_text(tmp_path):
@@ -53,6 +87,8 @@ def test_tiny_model_learns_repeated_text(tmp_path):
   assert summary["final_loss"] < 0.05, summary["final_loss"]
   losses = [r["loss"] for r in _steps(cfg.out) if r["kind"] == "step"]
   assert losses[0] > 2.0 and len(losses) == 150
+  accs = [r["acc"] for r in _steps(cfg.out) if r["kind"] == "step"]
+  assert accs[0] < 0.5 and accs[-1] > 0.95, (accs[0], accs[-1])
   model_cfg, params, tok, meta = restore_run(cfg.out)
   assert meta["step"] == 150 and tok.chars == "abcdefghij"
   ids = Generator(model_cfg).generate(params, tok.encode("cde"), 1, 25, jax.random.key(0),
@@ -92,9 +128,19 @@ def test_cli_train_generate_plot_and_resume(story, tmp_path, capsys):
 
   # interrupted after 5 steps, resumed to 8: the same losses and parameters
   main(["gpt-train", *common, "--out", str(part), "--max-steps", "5", "--no-plots"])
+  capsys.readouterr()
   main(["gpt-train", *common, "--out", str(part), "--max-steps", "8", "--resume", "--no-plots"])
+  assert "steps 5 -> 8" in capsys.readouterr().out  # continued, not started over
   loss = lambda run: [(r["step"], r["loss"], r["acc"]) for r in _steps(run) if r["kind"] == "step"]
   assert loss(part) == loss(full)
+  # the interrupted run's partial-epoch record (step 5) is dropped; the epoch record at 8
+  # averages the steps of both sessions, as the uninterrupted run's does
+  epochs = lambda run: [r for r in _steps(run) if r["kind"] == "epoch"]
+  assert epochs(part) == epochs(full)
+  # TensorBoard hides the first session's events from step 5 on
+  assert [e.step for e in _tensorboard(part) if e.HasField("session_log")] == [5]
+  assert [e.step for e in _tensorboard(full) for v in e.summary.value
+          if v.tag.startswith("samples")] == [4, 8]
   _, p_full, _, _ = restore_run(full)
   _, p_part, _, _ = restore_run(part)
   chex.assert_trees_all_equal(p_part, p_full)
@@ -115,6 +161,177 @@ def test_cli_train_generate_plot_and_resume(story, tmp_path, capsys):
     assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
 
 
+# The three tests below: the same text and settings, so they share one compiled step. A tiny
+# learning rate: the loss stays near log(vocabulary), so the lowest is not the latest.
+OPTIMIZER_FLAGS = ["--learning-rate", "1e-5", "--weight-decay", "0.3", "--beta1", "0.8",
+                   "--beta2", "0.9", "--clip-grad-norm", "0.5", "--val-fraction", "0"]
+
+
+def _saved_losses(run_dir, which):
+  """{step: loss} of every checkpoint kept in RUN/checkpoints/<which>."""
+  mngr = checkpoint.manager(Path(run_dir) / "checkpoints" / which, max_to_keep=None)
+  return {step: checkpoint.restore_meta(mngr, step)["loss"] for step in mngr.all_steps()}
+
+
+def test_best_checkpoint_holds_the_lowest_loss_and_resume_keeps_it(short, tmp_path):
+  """No held-out text, a checkpoint every step (all kept): the best one is the step with the
+  lowest training loss seen, not the latest; a resumed run restores that loss, so later, worse steps don't replace it."""
+  run = tmp_path / "run"
+  common = TINY + ["--txt-file", str(short), "--out", str(run), "--log-every", "1",
+                   "--checkpoint-every", "1", "--keep-checkpoints", "50", "--generate-every",
+                   "0", "--no-plots", *OPTIMIZER_FLAGS, "--seed", "2"]  # best: step 7
+  main(["gpt-train", *common, "--max-steps", "10"])
+  first = _saved_losses(run, "last")
+  assert sorted(first) == list(range(1, 11))
+  # a checkpoint every step: each holds the loss of its step
+  assert first == {r["step"]: r["loss"] for r in _steps(run) if r["kind"] == "step"}
+  best_step = min(first, key=first.get)
+  assert best_step != 10  # the test needs a best that is not the latest
+  assert _saved_losses(run, "best") == {best_step: first[best_step]}
+  _, _, _, meta = restore_run(run, "best")
+  assert meta["step"] == best_step
+
+  main(["gpt-train", *common, "--max-steps", "13", "--resume"])
+  seen = _saved_losses(run, "last")
+  assert sorted(seen) == list(range(1, 14))
+  assert min(seen[s] for s in (11, 12, 13)) > first[best_step]  # later steps are worse
+  assert _saved_losses(run, "best") == {best_step: first[best_step]}
+
+
+def test_optimizer_flags_reach_the_optimizer(short, tmp_path, monkeypatch):
+  calls = []
+  real = optimizer_lib.make_optimizer
+  monkeypatch.setattr(optimizer_lib, "make_optimizer",
+                      lambda *a, **k: calls.append(inspect.signature(real).bind(*a, **k))
+                      or real(*a, **k))
+  main(["gpt-train", *TINY, "--txt-file", str(short), "--out", str(tmp_path / "run"),
+        "--max-steps", "1", "--generate-every", "0", "--no-plots", *OPTIMIZER_FLAGS])
+  assert calls and calls[0].arguments == {
+      "learning_rate": 1e-5, "weight_decay": 0.3, "b1": 0.8, "b2": 0.9, "clip_grad_norm": 0.5,
+      "schedule": "constant", "total_steps": 1, "warmup_steps": 0, "min_learning_rate": 0.0}
+
+
+def test_epochs_metrics_summary_tensorboard_and_resume_at_an_epoch_end(short, tmp_path):
+  """Two epochs of a short text (no --max-steps), metrics fetched every 2 steps: the step and
+  epoch records, the summary and the TensorBoard scalars say what the steps did; a run of one
+  epoch resumed for a second writes the same records."""
+  run = tmp_path / "run"
+  flags = [*TINY, "--txt-file", str(short), "--log-every", "2", "--checkpoint-every", "3",
+           "--keep-checkpoints", "50", "--generate-every", "0", "--no-plots", *OPTIMIZER_FLAGS]
+  t0 = time.perf_counter()
+  main(["gpt-train", *flags, "--out", str(run), "--num-epochs", "2"])
+  wall = time.perf_counter() - t0
+  spe = (len(short.read_text()) - 16) // 8
+  records = _steps(run)
+  steps = [r for r in records if r["kind"] == "step"]
+  assert [r["step"] for r in steps] == list(range(1, 2 * spe + 1))
+  for r in steps:
+    assert r["epoch"] == r["step"] / spe and r["lr"] == pytest.approx(1e-5, rel=1e-6)
+    assert r["grad_norm"] > 0 and 0 <= r["acc"] <= 1
+  assert all(a["elapsed_s"] < b["elapsed_s"] for a, b in zip(steps, steps[1:]))
+  epochs = [r for r in records if r["kind"] == "epoch"]
+  assert [(r["step"], r["epoch"], r["complete"]) for r in epochs] == [
+      (spe, 1.0, True), (2 * spe, 2.0, True)]
+  for e, r in enumerate(epochs):
+    part = steps[e * spe:(e + 1) * spe]
+    assert r["loss"] == pytest.approx(np.mean([s["loss"] for s in part]), rel=1e-12)
+    assert r["acc"] == pytest.approx(np.mean([s["acc"] for s in part]), rel=1e-12)
+
+  summary = json.loads((run / "summary.json").read_text())
+  assert (summary["steps"], summary["steps_per_epoch"], summary["epochs"]) == (2 * spe, spe, 2.0)
+  assert summary["final_loss"] == steps[-1]["loss"]
+  # Metrics are fetched in windows (one device call each) that end every 2 steps
+  # (--log-every), at each checkpoint (every 3) and at the end; a window's steps share its
+  # throughput, and the windows are disjoint parts of the run. The first window compiles.
+  ends = [s for s in range(1, 2 * spe + 1) if s % 2 == 0 or s % 3 == 0 or s == 2 * spe]
+  windows, start = [], 0
+  for end in ends:
+    windows.append(steps[start:end])
+    start = end
+  assert [r["step"] for w in windows for r in w] == list(range(1, 2 * spe + 1))
+  assert all(len({r["tokens_per_s"] for r in w}) == 1 for w in windows)
+  rates = [w[0]["tokens_per_s"] for w in windows]
+  assert len(set(rates)) == len(rates)
+  seconds = sum(len(w) * 8 * 16 / rate for w, rate in zip(windows, rates))
+  assert 0 < seconds <= summary["train_wall_s"] <= wall
+  assert 0 < summary["first_step_s"] < summary["train_wall_s"]
+  assert steps[-1]["elapsed_s"] <= summary["train_wall_s"]
+  assert summary["tokens_per_s_median"] == np.median(rates[1:])  # without the compiling step
+  _, params, _, meta = restore_run(run)
+  assert summary["params"] == sum(x.size for x in jax.tree.leaves(params))
+  # the last checkpoint holds the mean loss since the one before (step 2 spe - 3)
+  assert meta["step"] == 2 * spe
+  assert meta["loss"] == pytest.approx(np.mean([s["loss"] for s in steps[-3:]]), rel=1e-12)
+  # each checkpoint holds the mean loss of the steps since the one before
+  loss = {r["step"]: r["loss"] for r in steps}
+  want = {c: np.mean([loss[s] for s in range(c - 2, c + 1)]) for c in range(3, 2 * spe + 1, 3)}
+  assert _saved_losses(run, "last") == pytest.approx(want, rel=1e-12)
+
+  scalars = _scalars(_tensorboard(run))
+  want = {(f"{r['kind']}/{k}", r["step"]): v for r in records for k, v in r.items()
+          if isinstance(v, float) and k != "epoch"}
+  assert set(scalars) == set(want)
+  for key, value in want.items():
+    assert scalars[key] == pytest.approx(value, rel=1e-6), key
+
+  part = tmp_path / "part"
+  main(["gpt-train", *flags, "--out", str(part), "--num-epochs", "1"])
+  main(["gpt-train", *flags, "--out", str(part), "--num-epochs", "2", "--resume"])
+  same = lambda rs: [{k: v for k, v in r.items() if k not in ("tokens_per_s", "elapsed_s")}
+                     for r in rs]
+  assert same(_steps(part)) == same(records)
+  # resuming a finished run trains nothing and writes nothing
+  before = _saved_losses(part, "last"), (part / "summary.json").read_text()
+  main(["gpt-train", *flags, "--out", str(part), "--num-epochs", "2", "--resume"])
+  assert same(_steps(part)) == same(records)
+  assert (_saved_losses(part, "last"), (part / "summary.json").read_text()) == before
+  assert json.loads(before[1])["steps"] == 2 * spe
+
+
+def test_train_step_trains_with_dropout_on_the_batch_of_its_step():
+  """Step t trains on the batch drawn with fold_in(the run's "batches" stream, t) and runs the
+  model in training mode with fold_in(the "dropout" stream, t) as the dropout key."""
+  from hw2_jax.core import rng as rng_lib  # pylint: disable=import-outside-toplevel
+  from hw2_jax.gpt.data import sample_batch  # pylint: disable=import-outside-toplevel
+  from hw2_jax.gpt.model import GPT  # pylint: disable=import-outside-toplevel
+  cfg = ModelConfig(vocab_size=11, n_layer=1, n_head=2, n_embd=16, block_size=8, dropout=0.5)
+  tx = make_optimizer(1e-3, 0.1)
+  data_N = jax.random.randint(jax.random.key(0), (200,), 0, 11)
+  state = train_lib.create_state(cfg, tx, 0)._replace(step=jnp.int32(7))
+  params, raw = jax.tree.map(np.asarray, (state.params, state.rng))  # state is donated
+  step = train_lib.make_train_step(cfg, tx, learning_rate_schedule("constant", 1e-3, 1), 4,
+                                   devices.mesh())
+  new, metrics = step(state, data_N)
+  assert int(new.step) == 8
+  root = jax.random.wrap_key_data(raw)
+  data_key = jax.random.fold_in(rng_lib.stream(root, "batches"), 7)
+  dropout_key = jax.random.fold_in(rng_lib.stream(root, "dropout"), 7)
+  x, y = sample_batch(data_key, data_N, 4, 8)
+  loss = jax.jit(lambda train: optax.softmax_cross_entropy_with_integer_labels(
+      GPT(cfg).apply({"params": params}, x, train=train, rngs={"dropout": dropout_key}),
+      y).mean(), static_argnums=0)
+  assert float(metrics["loss"]) == pytest.approx(float(loss(True)), rel=1e-5)
+  assert abs(float(loss(True)) - float(loss(False))) > 1e-3  # dropout made a difference
+
+
+def test_a_text_of_exactly_one_batch_is_enough(story, tmp_path, monkeypatch):
+  n = len(story.read_text())
+
+  class Reached(Exception):
+    pass
+
+  def stop(*args, **kwargs):
+    raise Reached
+
+  monkeypatch.setattr(train_lib, "make_train_step", stop)
+  with pytest.raises(Reached):  # one window more than block_size per sequence: 1 step
+    main(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(tmp_path / "a"),
+          "--train-batch-size", str(n - 16), "--generate-every", "0", "--val-fraction", "0"])
+  with pytest.raises(SystemExit):
+    main(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(tmp_path / "b"),
+          "--train-batch-size", str(n - 15), "--generate-every", "0", "--val-fraction", "0"])
+
+
 @pytest.mark.parametrize("flags,message", [
     (["--model-type", "gpt-huge"], "gpt-micro"),
     (["--n-embd", "10", "--n-head", "3"], "divisible"),
@@ -122,6 +339,16 @@ def test_cli_train_generate_plot_and_resume(story, tmp_path, capsys):
     (["--dropout", "1.5"], "--dropout"),
     (["--max-steps", "0"], "--max-steps"),
     (["--precision", "fp8"], "--precision"),
+    (["--n-layer", "0"], "--n-layer must be >= 1"),
+    (["--n-embd", "6", "--n-head", "2"], "RoPE needs an even head dimension"),
+    (["--learning-rate", "0"], "--learning-rate must be > 0"),
+    (["--weight-decay", "-0.1"], "--weight-decay must be >= 0"),
+    (["--clip-grad-norm", "0"], "--clip-grad-norm must be > 0"),
+    (["--beta1", "1.0"], "--beta1 must be in [0, 1)"),
+    (["--beta2", "-0.5"], "--beta2 must be in [0, 1)"),
+    (["--sample-prompt", ""], "--sample-prompt is empty"),
+    (["--train-batch-size", "5000"], "too few for one batch"),
+    (["--sample-prompt", "Zebra"], "--sample-prompt: "),
 ])
 def test_train_rejects_bad_flags_before_work(flags, message, story, tmp_path, capsys):
   with pytest.raises(SystemExit) as e:

@@ -5,13 +5,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hw2_jax.core import devices
 from hw2_jax.padding import data, model, train
 
 TINY = dict(num_train=200, num_val=100, num_test=100)
 
 
 def test_adadelta_equals_pytorch_algorithm():
-  cfg = train.Recipe(weight_decay=0.1, rho=0.8, learning_rate=0.7)
+  cfg = train.Recipe(weight_decay=0.1, rho=0.8, learning_rate=0.7, eps=1e-3)
   rng = np.random.RandomState(0)
   p = {"a": rng.randn(3).astype(np.float32), "b": rng.randn(2, 2).astype(np.float32)}
   tx = train.optimizer(cfg)
@@ -80,12 +81,132 @@ def test_vmapped_seeds_equal_seeds_trained_alone():
     np.testing.assert_allclose(metrics.val_loss[i], metrics_alone.val_loss[0], rtol=1e-5)
 
 
-def test_train_seeds_learns_and_reports_per_seed():
-  cfg = train.Recipe(epochs=3, batch_size=100)
-  res = train.train_seeds(model.make_net("Net2", "valid"), cfg, data.make_splits(**TINY), [0, 1])
+def _numpy_metrics(net, params, x, y, batch_size):
+  """The original's validation numbers, written out: (sum of batch-mean losses / images,
+  accuracy %), from the logits of the model applied to the whole split."""
+  logits = np.asarray(jax.jit(net.apply)({"params": params}, jnp.asarray(x)), np.float64)
+  logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+  ce = -logp[np.arange(len(y)), y]
+  loss = ce.reshape(-1, batch_size).mean(-1).sum() / len(y)
+  return loss, 100.0 * np.mean(logits.argmax(-1) == y)
+
+
+def test_defaults_are_the_originals():
+  cfg = train.Recipe()
+  assert (cfg.epochs, cfg.patience, cfg.batch_size) == (50, 9, 200)
+  assert (cfg.learning_rate, cfg.rho, cfg.eps, cfg.weight_decay) == (1.0, 0.9, 1e-6, 5e-5)
+
+
+def test_to_batches_keeps_the_order():
+  np.testing.assert_array_equal(train.to_batches(np.arange(12), 4), np.arange(12).reshape(3, 4))
+  chex.assert_shape(train.to_batches(np.zeros((6, 2, 3)), 3), (2, 3, 2, 3))
+
+
+def test_training_learns_the_boxes_and_reports_the_originals_numbers():
+  """Five epochs on 200 images: every seed's parameters change, its validation loss falls
+  every epoch and its accuracy passes 90%; the reported numbers are the original's formulas
+  on the last parameters (validation) and the best ones (test)."""
+  cfg = train.Recipe(epochs=5, batch_size=100)
+  splits = data.make_splits(**TINY)
+  net = model.make_net("Net2", "valid")
+  seeds = [0, 2]  # both pass 90% by epoch 2 (seed 1 waits until epoch 5): a margin
+  init = jax.tree.map(np.asarray, train.init_state(net, cfg, seeds, (32, 32, 3)).params)
+  history, last = [], {}
+
+  def on_epoch(epoch, metrics, state):
+    history.append(jax.tree.map(np.asarray, metrics))
+    if epoch == cfg.epochs - 1:
+      last.update(params=jax.tree.map(np.asarray, state.params),
+                  best=jax.tree.map(np.asarray, state.best_params),
+                  best_loss=np.asarray(state.best_loss))
+
+  res = train.train_seeds(net, cfg, splits, seeds, on_epoch=on_epoch)
   chex.assert_shape([res.val_acc, res.test_acc, res.epochs], [(2,)] * 3)
-  np.testing.assert_array_equal(res.epochs, [3, 3])
-  assert ((res.val_acc >= 0) & (res.val_acc <= 100)).all()
+  np.testing.assert_array_equal(res.epochs, [5, 5])
+  val_loss = np.stack([m.val_loss for m in history])  # epochs x seeds
+  assert np.all(np.diff(val_loss, axis=0) < 0), val_loss
+  assert np.all(res.val_acc >= 90), res.val_acc
+  np.testing.assert_array_equal(res.val_acc, history[-1].val_acc)
+  for leaf0, leaf in zip(jax.tree.leaves(init), jax.tree.leaves(last["params"])):
+    assert np.all(np.abs(leaf - leaf0).reshape(2, -1).max(-1) > 0)
+  # improved every epoch: the best parameters are the last ones
+  chex.assert_trees_all_equal(last["best"], last["params"])
+  np.testing.assert_array_equal(last["best_loss"], val_loss[-1])
+  for s in range(2):
+    p = jax.tree.map(lambda a, s=s: a[s], last["params"])
+    loss, acc = _numpy_metrics(net, p, *splits["val"], cfg.batch_size)
+    np.testing.assert_allclose(val_loss[-1, s], loss, rtol=1e-4)
+    np.testing.assert_allclose(history[-1].val_acc[s], acc)
+    _, test_acc = _numpy_metrics(net, jax.tree.map(lambda a, s=s: a[s], last["best"]),
+                                 *splits["test"], cfg.batch_size)
+    np.testing.assert_allclose(res.test_acc[s], test_acc)
+
+
+def test_stopped_seeds_keep_their_state():
+  """A seed that early stopping has stopped is not trained, counted or re-validated."""
+  cfg = train.Recipe(epochs=5, batch_size=100)  # the test above's: the step is reused
+  splits = data.make_splits(**TINY)
+  net = model.make_net("Net2", "valid")
+  mesh = devices.mesh("seeds")  # placed as train_seeds places them: no recompiling
+  put = lambda tree, sharding: jax.tree.map(lambda a: jax.device_put(a, sharding), tree)
+  batches = lambda s: put(tuple(train.to_batches(a, 100) for a in splits[s]),
+                          devices.replicated(mesh))
+  state = train.init_state(net, cfg, [0, 1], (32, 32, 3))
+  state = state._replace(active=jnp.array([True, False]), val_acc=jnp.array([7.0, 7.0]))
+  before = jax.tree.map(np.asarray, state)
+  state = put(state, devices.leading_axis_sharding(mesh, 2))
+  after, _ = train.epoch_step(state, net, cfg, batches("train"), batches("val"))
+  seed = lambda tree, s: jax.tree.map(lambda a: np.asarray(a)[s], tree)
+  chex.assert_trees_all_equal(seed(after.params, 1), seed(before.params, 1))
+  chex.assert_trees_all_equal(seed(after.opt_state, 1), seed(before.opt_state, 1))
+  for tree in ("params", "opt_state"):  # the active seed trained: both changed
+    leaves = zip(jax.tree.leaves(seed(getattr(after, tree), 0)),
+                 jax.tree.leaves(seed(getattr(before, tree), 0)))
+    assert all(not np.array_equal(a, b) for a, b in leaves if a.size > 1), tree
+  np.testing.assert_array_equal(after.epochs, [1, 0])
+  np.testing.assert_array_equal(np.asarray(after.val_acc)[1], 7.0)
+  np.testing.assert_array_equal(np.asarray(after.best_loss)[1], np.inf)
+
+
+def test_early_stopping_on_tied_losses_keeps_the_first_best():
+  """A validation loss equal to the best is no improvement (the original compares with <)."""
+  losses = [4.0, 2.0, 2.0, 2.0, 2.0]
+  state = train.SeedsState(
+      params={"w": jnp.zeros(1)}, opt_state=(), best_params={"w": jnp.zeros(1)},
+      best_loss=jnp.full(1, jnp.inf), bad_epochs=jnp.zeros(1, jnp.int32),
+      active=jnp.ones(1, bool), epochs=jnp.zeros(1, jnp.int32), val_acc=jnp.zeros(1),
+      diverged=jnp.zeros(1, bool))
+  actives = []
+  for epoch, loss in enumerate(losses):
+    state = state._replace(params={"w": jnp.full(1, float(epoch))})
+    state = train.early_stopping(state, jnp.array([loss]), jnp.array([1.0]), patience=3)
+    actives.append(bool(state.active[0]))
+  assert actives == [True, True, True, True, False]
+  np.testing.assert_array_equal(state.best_params["w"], [1.0])  # the first epoch with 2.0
+  np.testing.assert_array_equal(state.bad_epochs, [3])
+  np.testing.assert_array_equal(state.epochs, [5])
+
+
+def test_train_seeds_stops_once_every_seed_has_stopped_and_tests_the_best():
+  """Validated on the shifted boxes, Net2 (which reads absolute position) gets a higher
+  validation loss with every epoch while it learns the unshifted ones: patience 1 stops both
+  seeds after epoch 2, no further epoch runs, and the test accuracy is that of the epoch-1
+  parameters (the best), not of the last ones."""
+  cfg = train.Recipe(epochs=10, patience=1, batch_size=100)
+  base = data.make_splits(**TINY)
+  splits = {"train": base["train"], "val": base["test"], "test": base["val"]}
+  net = model.make_net("Net2", "valid")
+  seen = []
+  res = train.train_seeds(net, cfg, splits, [0, 2], on_epoch=lambda epoch, m, state: seen.append(
+      (epoch, np.asarray(m.val_loss), jax.tree.map(np.asarray, state.params))))
+  assert [epoch for epoch, _, _ in seen] == [0, 1]
+  np.testing.assert_array_equal(res.epochs, [2, 2])
+  assert np.all(seen[1][1] > seen[0][1])
+  for s in range(2):
+    at = lambda params, s=s: jax.tree.map(lambda a: a[s], params)
+    best, last = (_numpy_metrics(net, at(seen[e][2]), *splits["test"], 100)[1] for e in (0, 1))
+    assert last > best + 20
+    np.testing.assert_allclose(res.test_acc[s], best)
 
 
 def test_a_seed_whose_loss_goes_non_finite_is_flagged_and_left_out_of_the_means():

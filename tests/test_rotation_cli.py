@@ -2,6 +2,8 @@
 
 import json
 
+import chex
+import jax
 import numpy as np
 import pytest
 
@@ -48,6 +50,46 @@ def test_folder_run_writes_every_output_then_eval_only(tmp_path):
         result["models"][name]["accuracy_per_seed"][0][0]
 
 
+def test_limits_and_a_rerun_keeps_one_checkpoint(tmp_path):
+  """--train-limit/--test-limit take that many images (a fixed subset); a second run with
+  other settings replaces the first only with --overwrite and leaves only its own checkpoint."""
+  make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=3)  # 6 + 6 images
+  out = tmp_path / "out"
+  common = ["--data-dir", tmp_path / "d", "--out", out, "--models", "plain", "--batch-size", 2,
+            "--angles", 0, 90, "--train-limit", 4, "--test-limit", 3]
+  _run(common + ["--epochs", 1])
+  first = json.loads((out / "rotation_study.json").read_text())
+  _run(common + ["--epochs", 2, "--overwrite"])
+  result = json.loads((out / "rotation_study.json").read_text())
+  assert [p.name for p in (out / "checkpoints" / "plain").iterdir() if p.name.isdigit()] == ["2"]
+  for r in (first, result):
+    assert (r["config"]["train_images"], r["config"]["test_images"]) == (4, 3)
+    acc = np.asarray(r["models"]["plain"]["accuracy_per_seed"]) * 3 / 100  # images right
+    np.testing.assert_allclose(acc, np.round(acc), atol=1e-3)
+  assert len(result["models"]["plain"]["train_loss_per_epoch"]) == 2
+  # the same images: the first epoch of both runs has the same loss
+  assert result["models"]["plain"]["train_loss_per_epoch"][0] == \
+      first["models"]["plain"]["train_loss_per_epoch"][0]
+
+
+def test_plain_and_augmented_models_differ_only_by_the_augmentation():
+  """Both kinds start from the same weights and see the same batches: with rotations of 0
+  degrees the augmented model is the plain one; with 90 degrees it is not, while the plain
+  model never rotates."""
+  rng = np.random.default_rng(0)
+  images = jax.numpy.asarray(rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8))
+  labels = jax.numpy.asarray(rng.integers(0, 10, 8).astype(np.int32))
+  run = lambda name, angle: study.train_model(
+      Config(epochs=1, batch_size=4, max_augment_angle=angle), name, images, labels,
+      log=lambda *_: None)[:2]
+  plain, plain_losses = run("plain", 90.0)
+  unturned, unturned_losses = run("augmented", 0.0)
+  chex.assert_trees_all_close(unturned, plain, atol=1e-7)
+  np.testing.assert_allclose(unturned_losses, plain_losses, rtol=1e-6)
+  _, turned_losses = run("augmented", 90.0)
+  assert not np.allclose(turned_losses, plain_losses, rtol=1e-6)
+
+
 def test_tfds_mock_run(tmp_path):
   tfds = pytest.importorskip("tensorflow_datasets")
   with tfds.testing.mock_data(num_examples=10):
@@ -66,6 +108,11 @@ def test_tfds_mock_run(tmp_path):
     (["--angles", "0", "nan"], "--angles must be finite numbers of degrees, got nan"),
     (["--angles", "inf"], "got inf"),
     (["--learning-rate", "nan"], "--learning-rate must be a finite number > 0"),
+    (["--batch-size", 0], "--batch-size must be >= 1"),
+    (["--lr", 0], "--learning-rate must be a finite number > 0, got 0.0"),
+    (["--train-limit", 0], "--train-limit must be >= 1"),
+    (["--test-limit", -1], "--test-limit must be >= 1"),
+    (["--data-dir", "d", "--tfds-dir", "t"], "--data-dir and --tfds-dir both given"),
 ])
 def test_bad_input_is_one_line_error(tmp_path, capsys, argv, message):
   with pytest.raises(SystemExit) as e:

@@ -109,3 +109,4 @@ def test_augmentation_angles_differ_per_image_per_step_and_per_epoch():
   assert np.all(np.abs(np.concatenate([a00, a01, a10])) <= 360.0)
   many = np.asarray(random_angles(jax.random.key(0), 20000))
   assert abs(many.mean()) < 10 and abs(many.std() - 720 / np.sqrt(12)) < 5  # uniform[-360, 360]
+  assert 359 < np.abs(many).max() <= 360

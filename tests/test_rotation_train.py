@@ -6,9 +6,11 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from hw2_jax.rotation import train
 from hw2_jax.rotation.model import CNN
+from hw2_jax.rotation.rotate import random_angles, rotate
 
 
 def _data(n=40, seed=0):
@@ -51,6 +53,39 @@ def test_vmapped_step_equals_single_seed_steps():
                                 atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_augmented_step_trains_on_the_rotated_batch(seeds):
+  """The augmented step equals a plain step on the batch made by hand: seed s's images of step
+  t, each turned by its own angle in [-max_angle, max_angle] drawn from seed s's step key."""
+  images, labels = _data()
+  lr, bs, t, max_angle = 1e-3, 8, 1, 90.0
+  idx_SxTxB, mask_TxB = train.epoch_batches(jax.random.PRNGKey(0), seeds, 40, bs)
+  _, aug_key = train.epoch_keys(0, 0)
+  init = jax.tree.map(np.asarray, train.init_state(0, seeds, lr))  # train_step donates
+  step = functools.partial(train.train_step, augment=False, max_angle=max_angle,
+                           learning_rate=lr)
+  augmented, loss_S = train.train_step(
+      jax.tree.map(jnp.asarray, init), images, labels, idx_SxTxB, mask_TxB, aug_key,
+      jnp.int32(t), augment=True, max_angle=max_angle, learning_rate=lr)
+  keys_S = train.step_keys(aug_key, t, seeds)
+  for s in range(seeds):
+    idx_B = idx_SxTxB[s, t]
+    angles_B = random_angles(keys_S[s], bs, max_angle)
+    assert np.all(np.abs(angles_B) <= max_angle) and np.abs(angles_B).max() > 10
+    batch = rotate(images[idx_B], angles_B)
+    one = lambda: jax.tree.map(lambda a, s=s: jnp.asarray(a[s:s + 1]), init)
+    by_hand, loss = step(one(), batch, labels[idx_B], jnp.arange(bs)[None, None],
+                         jnp.ones((1, bs)), aug_key, jnp.int32(0))
+    chex.assert_trees_all_close(jax.tree.map(lambda a, s=s: a[s], augmented),
+                                jax.tree.map(lambda a: a[0], by_hand), atol=1e-6, rtol=1e-5)
+    np.testing.assert_allclose(loss_S[s], loss[0], rtol=1e-5)
+    unrotated, _ = step(one(), images[idx_B], labels[idx_B], jnp.arange(bs)[None, None],
+                        jnp.ones((1, bs)), aug_key, jnp.int32(0))
+    gap = max(float(np.abs(np.asarray(x[s]) - np.asarray(y[0])).max()) for x, y in zip(
+        jax.tree.leaves(augmented.params), jax.tree.leaves(unrotated.params)))
+    assert gap > 1e-4, gap  # the rotation changed the update, far beyond the tolerance above
+
+
 def test_training_reduces_loss_on_a_fixed_batch():
   images, labels = _data()  # same shapes and flags as above: the jitted step is reused;
   # the same key and t each step, so the same angles: a fixed (rotated) batch to fit
@@ -74,6 +109,40 @@ def test_masked_padding_does_not_change_the_loss():
   full = train._loss(one, x[:5], labels[:5], jnp.ones(5))
   padded = train._loss(one, x, labels, jnp.array([1, 1, 1, 1, 1, 0, 0, 0], jnp.float32))
   chex.assert_trees_all_close(full, padded, rtol=1e-6)
+  # the mean cross-entropy of the real images, also for a last batch of one image
+  ce = -jnp.take_along_axis(jax.nn.log_softmax(CNN().apply({"params": one}, x)),
+                            labels[:, None], -1)[:, 0]
+  chex.assert_trees_all_close(full, ce[:5].mean(), rtol=1e-5)
+  single = train._loss(one, x, labels, jnp.array([1, 0, 0, 0, 0, 0, 0, 0], jnp.float32))
+  chex.assert_trees_all_close(single, ce[0], rtol=1e-5)
+
+
+def test_images_are_scaled_to_the_unit_range():
+  """As torchvision's ToTensor: uint8 / 255."""
+  x = jnp.array([0, 1, 128, 255], jnp.uint8)
+  chex.assert_trees_all_close(train.to_float(x), np.array([0, 1, 128, 255]) / 255.0, rtol=1e-7)
+  chex.assert_type(train.to_float(x), jnp.float32)
+
+
+def test_the_keys_of_the_committed_results():
+  """The batch orders and angles of the committed results come from these keys (the run's
+  named "shuffle" and "augment" streams, folded with the epoch and step): a change to how they
+  are derived changes every rerun (the values are those of jax 0.10.2's threefry)."""
+  data = lambda k: np.asarray(jax.random.key_data(k)).tolist()
+  shuffle, aug = train.epoch_keys(0, 0)
+  assert (data(shuffle), data(aug)) == ([3446940613, 1846128079], [2405535642, 3689800880])
+  assert [data(k) for k in train.epoch_keys(3, 2)] == [
+      [2514662449, 1391369828], [3795574394, 2992290669]]
+  assert data(train.step_keys(aug, 5, 2)) == [
+      [248292005, 1449945599], [2154936062, 4216022471]]
+
+
+def test_epoch_keys_are_distinct():
+  """The shuffle and augmentation keys of an epoch differ from each other and across epochs
+  and seeds (one stream reused for both would tie the angles to the batch order)."""
+  keys = [np.asarray(jax.random.key_data(k)).tobytes()
+          for seed in (0, 1) for epoch in (0, 1, 2) for k in train.epoch_keys(seed, epoch)]
+  assert len(set(keys)) == len(keys)
 
 
 def test_evaluate_matches_direct_accuracy_and_rotation_invariance_at_360():
@@ -91,3 +160,16 @@ def test_evaluate_matches_direct_accuracy_and_rotation_invariance_at_360():
                              train.to_float(jnp.rot90(images, 1, axes=(1, 2)))), -1)
     assert np.isclose(acc_AxS[2, s], 100 * np.mean(pred90 == np.asarray(labels)))
   chex.assert_trees_all_equal(acc_AxS[0], acc_AxS[1])
+
+
+def test_evaluate_counts_only_the_real_images():
+  """A model that always answers class 0, on 10 images in batches of 4 (2 padding images of
+  label 0): the accuracy is the share of real images of class 0, never more."""
+  images, _ = _data(10)
+  params = train.init_state(0, 1, 1e-3).params
+  head = params["TorchDense_1"]["Dense_0"]
+  params = dict(params, TorchDense_1={"Dense_0": dict(head, bias=head["bias"].at[:, 0].set(1e3))})
+  for labels, want in (([0] * 10, 100.0), ([0, 1, 2, 0, 3, 0, 4, 5, 6, 0], 40.0)):
+    acc = train.evaluate(params, np.asarray(images), np.asarray(labels, np.int32), [0, 90],
+                         batch_size=4)
+    np.testing.assert_allclose(acc, np.full((2, 1), want), rtol=1e-6)

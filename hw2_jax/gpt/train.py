@@ -277,7 +277,7 @@ class _Events:
     self.cfg, self.run, self.r, self.log = cfg, run, r, log
     self.generator = get_generator(r.model_cfg)
     self.evals, self.samples = [], []
-    self.first_step_s, self.t_start = math.nan, time.perf_counter()
+    self.first_step_s, self.t_start = math.nan, log.t_start  # one clock for elapsed_s and wall
     self.bar = tqdm(total=r.total_steps, unit="step", dynamic_ncols=True,
                     disable=not (cfg.progress and devices.is_main_process()) or None)
 

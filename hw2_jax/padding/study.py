@@ -103,7 +103,7 @@ def _train(cfg: Config, out, results: dict, todo, log) -> dict:
       # The first epoch also compiles: seconds on a CPU, up to a minute on a GPU.
       bar.set_postfix_str("compiling, first epoch")
 
-      def on_epoch(epoch, metrics):
+      def on_epoch(epoch, metrics, _state):
         bar.update()
         bar.set_postfix(val_acc=f"{np.mean(metrics.val_acc[:cfg.seeds]):.1f}%",
                         training=f"{metrics.active[:cfg.seeds].sum()}/{cfg.seeds}")

@@ -175,13 +175,14 @@ class SeedsResult(NamedTuple):
 
 
 def train_seeds(model: nn.Module, cfg: Recipe, splits: dict, seeds,
-                on_epoch: Callable[[int, EpochMetrics], None] | None = None,
+                on_epoch: Callable[[int, EpochMetrics, SeedsState], None] | None = None,
                 mesh=None) -> SeedsResult:
   """Trains one model per seed on `splits` (make_splits' dict), all seeds at once.
 
   Seeds are spread over the devices of `mesh` (default: every device of every process); when
   their number does not divide the device count, extra seeds are trained and dropped from the
-  result. `on_epoch(epoch, metrics)` sees each epoch's metrics as numpy arrays (all seeds).
+  result. `on_epoch(epoch, metrics, state)` sees each epoch's metrics as numpy arrays (all
+  seeds) and the state after it (device arrays, sharded over `mesh`).
   """
   mesh = devices.mesh("seeds") if mesh is None else mesh
   seeds = list(seeds)
@@ -197,7 +198,7 @@ def train_seeds(model: nn.Module, cfg: Recipe, splits: dict, seeds,
     state, metrics = epoch_step(state, model, cfg, train, val)
     metrics = devices.fetch(metrics)
     if on_epoch is not None:
-      on_epoch(epoch, metrics)
+      on_epoch(epoch, metrics, state)
     if not metrics.active.any():
       break
   test_acc = test_accuracy(state.best_params, model, *test)
