@@ -8,9 +8,9 @@ evaluated every 250 steps on 20 batches.
 writes the run into DIR (default runs/gpt-shakespeare): metrics.jsonl with the validation
 curve, summary.json, plots/ and checkpoints. `python -m benchmarks.gpt_recipe` times this
 recipe from the command line (start-up and compiling included) beside nanoGPT's own numbers.
-The committed results/gpt/shakespeare/ was made with `--out results/gpt/shakespeare --txt-file
-../shared/data/books/tiny_shakespear.txt` on the 2-core CPU; its numbers, and nanoGPT's, are in
-docs/gpt-vs-nanogpt.md.
+The committed results/gpt/shakespeare/ holds metrics.jsonl, summary.json and plots/ of
+`--txt-file ../shared/data/books/tiny_shakespear.txt` on the 2-core CPU; its numbers, and
+nanoGPT's, are in docs/gpt-vs-nanogpt.md.
 """
 
 from experiments import run
