@@ -33,14 +33,20 @@ def test_adadelta_equals_pytorch_algorithm():
   chex.assert_trees_all_close(params, ref, rtol=1e-5)
 
 
+def _fresh_state(seeds):
+  """Early-stopping state of `seeds` seeds before the first epoch; parameters {"w": 0}."""
+  zeros = lambda dtype=jnp.float32: jnp.zeros(seeds, dtype)
+  return train.SeedsState(
+      params={"w": zeros()}, opt_state=(), best_params={"w": zeros()},
+      best_loss=jnp.full(seeds, jnp.inf), bad_epochs=zeros(jnp.int32),
+      active=jnp.ones(seeds, bool), epochs=zeros(jnp.int32), val_acc=zeros(),
+      diverged=zeros(bool))
+
+
 def test_early_stopping_keeps_best_and_stops_after_patience():
   losses = np.array([[5, 4, 3, 3.5, 3.2, 3.1, 1.0],   # seed 0: best at epoch 2, stops at epoch 4
                      [5, 4, 3, 2.5, 2.2, 2.1, 2.0]])  # seed 1: always improves
-  state = train.SeedsState(
-      params={"w": jnp.zeros(2)}, opt_state=(), best_params={"w": jnp.zeros(2)},
-      best_loss=jnp.full(2, jnp.inf), bad_epochs=jnp.zeros(2, jnp.int32),
-      active=jnp.ones(2, bool), epochs=jnp.zeros(2, jnp.int32), val_acc=jnp.zeros(2),
-      diverged=jnp.zeros(2, bool))
+  state = _fresh_state(2)
   actives = []
   for epoch in range(losses.shape[1]):
     state = state._replace(params={"w": jnp.where(state.active, epoch, state.params["w"])})
@@ -171,11 +177,7 @@ def test_stopped_seeds_keep_their_state():
 def test_early_stopping_on_tied_losses_keeps_the_first_best():
   """A validation loss equal to the best is no improvement (the original compares with <)."""
   losses = [4.0, 2.0, 2.0, 2.0, 2.0]
-  state = train.SeedsState(
-      params={"w": jnp.zeros(1)}, opt_state=(), best_params={"w": jnp.zeros(1)},
-      best_loss=jnp.full(1, jnp.inf), bad_epochs=jnp.zeros(1, jnp.int32),
-      active=jnp.ones(1, bool), epochs=jnp.zeros(1, jnp.int32), val_acc=jnp.zeros(1),
-      diverged=jnp.zeros(1, bool))
+  state = _fresh_state(1)
   actives = []
   for epoch, loss in enumerate(losses):
     state = state._replace(params={"w": jnp.full(1, float(epoch))})
