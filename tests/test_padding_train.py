@@ -224,3 +224,21 @@ def test_a_seed_whose_loss_goes_non_finite_is_flagged_and_left_out_of_the_means(
   md = report.markdown(study)
   assert "| valid | test (shifted) | 80.0 | 50.0* | 80.00 | 0.00 |" in md
   assert "non-finite" in md
+
+
+def test_compare_puts_studies_side_by_side():
+  """report.compare: per configuration each study's means (diverged rounds left out), mean
+  epochs and seconds; a configuration one study lacks has empty cells."""
+  from hw2_jax.padding import report  # pylint: disable=import-outside-toplevel
+  a = {"results": {"Net1": {"valid": {"val": [90.0, 80.0], "test": [10.0, 20.0],
+                                      "epochs": [3, 5], "seconds": 12.0},
+                            "fconv": {"val": [70.0], "test": [60.0], "epochs": [2]}}}}
+  b = {"results": {"Net1": {"valid": {"val": [50.0, 100.0], "test": [0.0, 40.0],
+                                      "epochs": [4, 4], "diverged": [0], "seconds": 30.0}}}}
+  table = report.compare({"fp32": a, "bf16": b})
+  lines = table.splitlines()
+  assert lines[0] == ("| net | conv type | validation % (fp32) | validation % (bf16) | "
+                      "shifted test % (fp32) | shifted test % (bf16) | epochs (fp32) | "
+                      "epochs (bf16) | seconds (fp32) | seconds (bf16) |")
+  assert lines[2] == "| Net1 | valid | 85.00 | 100.00 | 15.00 | 40.00 | 4.0 | 4.0 | 12 | 30 |"
+  assert lines[3] == "| Net1 | fconv | 70.00 |  | 60.00 |  | 2.0 |  |  |  |"

@@ -56,6 +56,28 @@ def markdown(study: dict) -> str:
   return "\n".join(lines)
 
 
+def compare(studies: dict) -> str:
+  """A markdown table of several studies of the same protocol side by side, e.g. {"fp32":
+  study, "bf16": study}: per net and padding the mean validation and shifted-test accuracy,
+  the mean epochs and the configuration's seconds of each."""
+  names = list(studies)
+  header = ["net", "conv type"] + [f"{what} ({name})" for what in
+                                   ("validation %", "shifted test %", "epochs", "seconds")
+                                   for name in names]
+  first = studies[names[0]]["results"]
+  rows = []
+  for net, by_conv in first.items():
+    for conv in _rows(by_conv):
+      entries = [s["results"].get(net, {}).get(conv) for s in studies.values()]
+      cell = lambda f: [f(e) if e else "" for e in entries]
+      rows.append([net, conv,
+                   *cell(lambda e: f"{kept(e, 'val').mean():.2f}"),
+                   *cell(lambda e: f"{kept(e, 'test').mean():.2f}"),
+                   *cell(lambda e: f"{np.mean(e['epochs']):.1f}"),
+                   *cell(lambda e: f"{e['seconds']:.0f}" if "seconds" in e else "")])
+  return markdown_table(header, rows, "ll" + "r" * (len(header) - 2))
+
+
 def csv(study: dict) -> str:
   lines = ["net,conv_type,round,val_acc,test_acc,epochs"]
   for net, by_conv in study["results"].items():
