@@ -1,6 +1,8 @@
 """AdamW: weight decay masks exactly the linear weights; every setting equals AdamW written out
 after global-norm clipping; clipping bounds the update of a large gradient."""
 
+import math
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -10,7 +12,7 @@ import pytest
 
 from hw2_jax.gpt.config import ModelConfig
 from hw2_jax.gpt.model import init_params
-from hw2_jax.gpt.optimizer import decay_mask, make_optimizer
+from hw2_jax.gpt.optimizer import decay_mask, learning_rate_schedule, make_optimizer
 
 CFG = ModelConfig(vocab_size=11, n_layer=2, n_head=2, n_embd=16, block_size=8, abs_emb=True)
 
@@ -110,12 +112,26 @@ def test_clipping_bounds_the_update_of_a_large_gradient():
 
 
 def test_cosine_schedule_warms_up_then_ends_at_the_minimum():
-  from hw2_jax.gpt.optimizer import learning_rate_schedule  # pylint: disable=import-outside-toplevel
   lr = learning_rate_schedule("cosine", 1e-3, 2000, 100, 1e-4)
   assert float(lr(0)) == 0.0
   assert abs(float(lr(50)) - 0.5e-3) < 1e-9  # linear warm-up
   assert abs(float(lr(100)) - 1e-3) < 1e-9   # the peak at the end of warm-up
   assert abs(float(lr(1999)) - 1e-4) < 1e-9  # the minimum at the last update
   assert 1e-4 < float(lr(1000)) < 1e-3
+  # cosine between: min + (peak - min)(1 + cos(pi (t - warm-up) / (last - warm-up))) / 2
+  for t in (500, 1000, 1998):
+    want = 1e-4 + 0.9e-3 * (1 + math.cos(math.pi * (t - 100) / 1899)) / 2
+    assert float(lr(t)) == pytest.approx(want, rel=1e-5), t
+  assert float(lr(1998)) > 1e-4  # the minimum only at the last update
   constant = learning_rate_schedule("constant", 5e-4, 1)
   assert float(constant(0)) == float(constant(10**6)) == 5e-4
+
+
+def test_cosine_schedule_defaults_and_a_warm_up_longer_than_the_run():
+  """No warm-up and a minimum of 0 by default; a warm-up longer than the run still peaks at
+  its end and reaches the minimum one update later."""
+  lr = learning_rate_schedule("cosine", 1e-3, 100)
+  assert float(lr(0)) == pytest.approx(1e-3) and float(lr(99)) == 0.0
+  lr = learning_rate_schedule("cosine", 1e-3, 10, 20, 1e-4)
+  assert float(lr(10)) == pytest.approx(0.5e-3)
+  assert float(lr(20)) == pytest.approx(1e-3) and float(lr(21)) == pytest.approx(1e-4)
