@@ -2,6 +2,7 @@
 gpt-generate command: its flags reach the generator, its errors are one line."""
 
 import collections
+import dataclasses
 
 import chex
 import jax
@@ -196,3 +197,15 @@ def test_generate_rejects_bad_flags_in_one_line(run_dir, flags, message, capsys,
   assert e.value.code == 2
   err = capsys.readouterr().err
   assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+
+
+def test_one_generator_per_model_config():
+  """gpt-train's samples and gpt-generate share one Generator (and its compiled functions)
+  per model config."""
+  from hw2_jax.gpt.generate import get_generator  # pylint: disable=import-outside-toplevel
+  cfg = ModelConfig(vocab_size=13, n_layer=1, n_head=2, n_embd=16, block_size=8)
+  gen = get_generator(cfg)
+  assert isinstance(gen, Generator) and gen.cfg == cfg
+  assert get_generator(ModelConfig(vocab_size=13, n_layer=1, n_head=2, n_embd=16,
+                                   block_size=8)) is gen
+  assert get_generator(dataclasses.replace(cfg, n_layer=2)) is not gen

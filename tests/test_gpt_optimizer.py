@@ -1,6 +1,7 @@
 """AdamW: weight decay masks exactly the linear weights; every setting equals AdamW written out
 after global-norm clipping; clipping bounds the update of a large gradient."""
 
+import dataclasses
 import math
 
 import chex
@@ -135,3 +136,21 @@ def test_cosine_schedule_defaults_and_a_warm_up_longer_than_the_run():
   lr = learning_rate_schedule("cosine", 1e-3, 10, 20, 1e-4)
   assert float(lr(10)) == pytest.approx(0.5e-3)
   assert float(lr(20)) == pytest.approx(1e-3) and float(lr(21)) == pytest.approx(1e-4)
+
+
+def test_a_runs_config_gives_its_optimizer_and_schedule_once():
+  """from_config and schedule_from_config pass every setting on, and return the one cached
+  object per setting (so the jitted steps that close over them are not compiled again); a
+  constant schedule does not depend on the run's length."""
+  from hw2_jax.gpt.config import Config  # pylint: disable=import-outside-toplevel
+  from hw2_jax.gpt.optimizer import from_config, schedule_from_config  # pylint: disable=import-outside-toplevel
+  cfg = Config(learning_rate=2e-3, lr_schedule="cosine", warmup_steps=10,
+               min_learning_rate=1e-4, weight_decay=0.2, beta1=0.8, beta2=0.9,
+               clip_grad_norm=0.5)
+  assert from_config(cfg, 100) is make_optimizer(2e-3, 0.2, 0.8, 0.9, 0.5, "cosine", 100, 10,
+                                                 1e-4)
+  assert schedule_from_config(cfg, 100) is learning_rate_schedule("cosine", 2e-3, 100, 10, 1e-4)
+  constant = dataclasses.replace(cfg, lr_schedule="constant")
+  assert from_config(constant, 100) is from_config(constant, 7) is make_optimizer(
+      2e-3, 0.2, 0.8, 0.9, 0.5, "constant", 1, 10, 1e-4)
+  assert float(schedule_from_config(constant, 100)(50)) == pytest.approx(2e-3)
