@@ -8,11 +8,11 @@ The notebook's protocol: 10 epochs, batch 64, Adam 1e-3, one seed, the test set 
 `--data-dir DIR` with DIR/{train,test}/<class>/*.png|jpg. Writes OUT/rotation_study.{json,md,png}
 and sample grids (default runs/rotation-study), checkpoints in OUT/checkpoints.
 
-The committed results/rotation-study/ was made with
-`--data-dir /tmp/cifar/cifar10-jpg --out results/rotation-study` (the JPEG copy of CIFAR-10 in
-this project's shared data) on the 2-core CPU: the plain model falls from about 70% upright to
-15-35% at other angles, with peaks at 90/180/270 degrees; the augmented model is flat at about
-50% at every angle (table: results/rotation-study/rotation_study.md).
+The committed results/rotation-study/ holds the outputs (not the checkpoints) of
+`--data-dir /tmp/cifar/cifar10-jpg --out runs/rotation-study` (the JPEG copy of CIFAR-10 in
+this project's shared data, unpacked) on the 2-core CPU: the plain model falls from about 70%
+upright to 18-37% at other angles, with peaks at 90/180/270 degrees; the augmented model is
+flat at 48-51% at every angle (table: results/rotation-study/rotation_study.md).
 """
 
 from experiments import run
