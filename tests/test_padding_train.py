@@ -242,3 +242,17 @@ def test_compare_puts_studies_side_by_side():
                       "epochs (bf16) | seconds (fp32) | seconds (bf16) |")
   assert lines[2] == "| Net1 | valid | 85.00 | 100.00 | 15.00 | 40.00 | 4.0 | 4.0 | 12 | 30 |"
   assert lines[3] == "| Net1 | fconv | 70.00 |  | 60.00 |  | 2.0 |  |  |  |"
+
+
+def test_evaluate_sums_batch_means_over_several_batches():
+  """The validation numbers over 4 batches of 25 are the original's formulas: the sum of the
+  batch-mean losses over the number of images, and the accuracy of all images."""
+  net = model.make_net("Net2", "valid")
+  splits = data.make_splits(**TINY)
+  params = train.init_state(net, train.Recipe(), [0, 1], (32, 32, 3)).params
+  x, y = splits["val"]
+  loss_S, acc_S = train.evaluate(params, net, train.to_batches(x, 25), train.to_batches(y, 25))
+  for s in range(2):
+    loss, acc = _numpy_metrics(net, jax.tree.map(lambda a, s=s: a[s], params), x, y, 25)
+    np.testing.assert_allclose(loss_S[s], loss, rtol=1e-5)
+    np.testing.assert_allclose(acc_S[s], acc, rtol=1e-6)
