@@ -56,7 +56,11 @@ def _reference(cfg, params, idx):
   idx = np.asarray(idx)
   B, T = idx.shape
   H, K = cfg.n_head, cfg.n_embd // cfg.n_head
-  rms = lambda x, scale: x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6) * scale
+  def rms(x, params):  # RMSNorm (eps 1e-6), or LayerNorm (eps 1e-5, with a bias)
+    if cfg.norm == "layernorm":
+      x = x - x.mean(-1, keepdims=True)
+      return x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-5) * params["scale"] + params["bias"]
+    return x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6) * params["scale"]
   dense = lambda x, d: x @ d["kernel"] + d.get("bias", 0.0)
 
   def rotate(x_BTHK):
@@ -73,7 +77,7 @@ def _reference(cfg, params, idx):
   for i in range(cfg.n_layer):
     blk = p[f"h_{i}"]
     q, k, v = (a.reshape(B, T, H, K) for a in np.split(
-        dense(rms(x, blk["ln_1"]["scale"]), blk["attn"]["c_attn"]), 3, -1))
+        dense(rms(x, blk["ln_1"]), blk["attn"]["c_attn"]), 3, -1))
     if not cfg.abs_emb:
       q, k = rotate(q), rotate(k)
     att = np.einsum("bthk,bshk->bhts", q, k) / np.sqrt(K)
@@ -83,10 +87,10 @@ def _reference(cfg, params, idx):
     probs.append(att)
     y = np.einsum("bhts,bshk->bthk", att, v).reshape(B, T, H * K)
     x = x + dense(y, blk["attn"]["c_proj"])
-    u = dense(rms(x, blk["ln_2"]["scale"]), blk["mlp"]["c_fc"])
+    u = dense(rms(x, blk["ln_2"]), blk["mlp"]["c_fc"])
     u = 0.5 * u * (1 + np.tanh(np.sqrt(2 / np.pi) * (u + 0.044715 * u ** 3)))
     x = x + dense(u, blk["mlp"]["c_proj"])
-  return dense(rms(x, p["ln_f"]["scale"]), p["lm_head"]), probs
+  return dense(rms(x, p["ln_f"]), p["lm_head"]), probs
 
 
 def test_parameter_tree_pins_the_architecture():
@@ -139,11 +143,13 @@ def test_every_layer_computes_in_the_configs_dtype(path, dtype):
   assert len(other) == 2 + cfg.n_layer * 2 + 1 and set(other) == {jnp.dtype("float32")}, seen
 
 
-@pytest.mark.parametrize("path,abs_emb", [("explicit", False), ("fused", False),
-                                          ("explicit", True)])
-def test_logits_equal_an_independent_numpy_forward(path, abs_emb):
+@pytest.mark.parametrize("path,abs_emb,norm", [("explicit", False, "rmsnorm"),
+                                               ("fused", False, "rmsnorm"),
+                                               ("explicit", True, "layernorm")])
+def test_logits_equal_an_independent_numpy_forward(path, abs_emb, norm):
   # A RoPE base other than the default: the model must use cfg.rope_base.
-  cfg = dataclasses.replace(CFG, fused_attention=PATHS[path], abs_emb=abs_emb, rope_base=50.0)
+  cfg = dataclasses.replace(CFG, fused_attention=PATHS[path], abs_emb=abs_emb, rope_base=50.0,
+                            norm=norm)
   params = _perturbed(init_params(cfg, jax.random.PRNGKey(1)), 11)
   idx = _tokens(1)
   want, want_probs = _reference(cfg, params, idx)
@@ -322,3 +328,34 @@ def test_bf16_casts_only_the_matmul_operands():
     assert dtype(block["ln_1"]) == dtype(block["ln_2"]) == jnp.float32
     assert dtype(block["attn"]["c_attn"]) == dtype(block["mlp"]["c_fc"]) == jnp.bfloat16
   assert dtype(inter["ln_f"]) == jnp.float32 and dtype(inter) == jnp.float32
+
+
+def test_mlp_is_tanh_gelu_between_its_two_layers():
+  """At pre-activations of a few units, where exact and tanh GELU differ by ~1e-3."""
+  from hw2_jax.gpt.model import MLP  # pylint: disable=import-outside-toplevel
+  cfg = dataclasses.replace(CFG, dropout=0.0)
+  x = 2.0 * jax.random.normal(jax.random.key(7), (2, 3, cfg.n_embd))
+  params = MLP(cfg).init(jax.random.key(8), x, False)["params"]
+  params = jax.tree.map(lambda a: a * 25.0, params)  # kernels of std ~0.5: pre-activations ~2
+  p = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
+  u = np.asarray(x, np.float64) @ p["c_fc"]["kernel"] + p["c_fc"]["bias"]
+  assert np.abs(u).max() > 2
+  u = 0.5 * u * (1 + np.tanh(np.sqrt(2 / np.pi) * (u + 0.044715 * u ** 3)))
+  want = u @ p["c_proj"]["kernel"] + p["c_proj"]["bias"]
+  chex.assert_trees_all_close(MLP(cfg).apply({"params": params}, x, False), want, atol=1e-4)
+
+
+@pytest.mark.parametrize("dropout,train,explicit", [
+    (0.1, False, False),  # evaluation: the fused kernel, dropout or not
+    (0.0, True, False),   # training without dropout: the fused kernel
+    (0.1, True, True),    # training with dropout: the explicit path (the kernel has none)
+])
+def test_fused_attention_is_left_only_to_apply_dropout(dropout, train, explicit):
+  """With fused_attention the explicit path (the one that records attention probabilities)
+  runs only when training with dropout."""
+  cfg = dataclasses.replace(CFG, fused_attention=True, dropout=dropout)
+  params = init_params(cfg, jax.random.key(9))
+  _, inter = jax.eval_shape(lambda p: GPT(cfg).apply(
+      {"params": p}, _tokens(), train=train, rngs={"dropout": jax.random.key(0)},
+      mutable=("intermediates",)), params)
+  assert ("intermediates" in inter and "h_0" in inter["intermediates"]) == explicit
