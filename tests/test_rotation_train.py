@@ -6,6 +6,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from hw2_jax.rotation import train
@@ -169,7 +170,47 @@ def test_evaluate_counts_only_the_real_images():
   params = train.init_state(0, 1, 1e-3).params
   head = params["TorchDense_1"]["Dense_0"]
   params = dict(params, TorchDense_1={"Dense_0": dict(head, bias=head["bias"].at[:, 0].set(1e3))})
-  for labels, want in (([0] * 10, 100.0), ([0, 1, 2, 0, 3, 0, 4, 5, 6, 0], 40.0)):
+  for labels, want in (([0] * 10, 100.0), ([0, 1, 2, 0, 3, 0, 4, 5, 6, 0], 40.0),
+                       ([0] + [1] * 9, 10.0)):  # a padding image counted would make it 20
     acc = train.evaluate(params, np.asarray(images), np.asarray(labels, np.int32), [0, 90],
                          batch_size=4)
     np.testing.assert_allclose(acc, np.full((2, 1), want), rtol=1e-6)
+
+
+def test_precision_reaches_training_and_evaluation():
+  """--precision bf16 computes the training step's and the evaluation's GEMMs on
+  bfloat16-rounded operands: the step's loss is the bf16 model's, not the float32 one's, and
+  both programs hold bfloat16 conversions that the float32 ones lack."""
+  images, labels = _data(8)
+  x = train.to_float(images)
+  state = train.init_state(0, 1, 1e-3)
+  params = jax.tree.map(lambda a: a[0], state.params)
+  loss = lambda precision: float(optax.softmax_cross_entropy_with_integer_labels(
+      CNN(precision=precision).apply({"params": params}, x), labels).mean())
+  assert abs(loss("bf16") - loss("fp32")) > 1e-6
+  idx, mask = jnp.arange(8)[None, None], jnp.ones((1, 8))
+  for precision in ("fp32", "bf16"):
+    _, loss_S = train.train_step(jax.tree.map(jnp.copy, state), images, labels, idx, mask,
+                                 jax.random.key(0), jnp.int32(0), augment=False,
+                                 max_angle=0.0, learning_rate=1e-3, precision=precision)
+    np.testing.assert_allclose(loss_S[0], loss(precision), rtol=1e-6)
+    program = str(jax.make_jaxpr(functools.partial(train.correct_count, precision=precision))(
+        state.params, images, labels, mask[0], 0.0))
+    assert ("bf16" in program) == (precision == "bf16"), precision
+
+
+def test_evaluate_scores_each_image_with_its_own_label():
+  """Labelled with the model's own answers, every image is right (100% at 0 degrees), also in
+  a last batch filled up with padding: images and labels stay aligned."""
+  images = np.zeros((10, 32, 32, 3), np.uint8)  # image i: one channel at its own brightness
+  for i in range(10):
+    images[i, :, :, i % 3] = 25 * i + 20
+  leaves, tree = jax.tree.flatten(train.init_state(0, 1, 1e-3).params)
+  keys = jax.random.split(jax.random.key(3), len(leaves))  # larger random weights
+  params = jax.tree.unflatten(tree, [a * 5 + 0.2 * jax.random.normal(k, a.shape)
+                                     for a, k in zip(leaves, keys)])
+  one = jax.tree.map(lambda a: a[0], params)
+  labels = np.asarray(jnp.argmax(CNN().apply({"params": one}, train.to_float(images)), -1))
+  assert len(set(labels.tolist())) > 1  # the answers depend on the image
+  acc = train.evaluate(params, np.asarray(images), labels.astype(np.int32), [0], batch_size=4)
+  np.testing.assert_allclose(acc, [[100.0]])
