@@ -32,7 +32,7 @@ def test_writes_the_four_files_with_the_schema(small_run):
   cfg = result["config"]
   assert (cfg["epochs"], cfg["patience"], cfg["batch_size"], cfg["precision"]) == (2, 9, 100,
                                                                                     "fp32")
-  assert (cfg["num_train"], cfg["independent_val"], cfg["seeds"]) == (200, False, [0, 1, 2])
+  assert (cfg["num_train"], cfg["protocol"], cfg["seeds"]) == (200, "original", [0, 1, 2])
   entry = result["results"]["Net1"]["reflect"]
   assert set(entry) == {"val", "test", "epochs", "seconds"}
   assert len(entry["val"]) == len(entry["test"]) == len(entry["epochs"]) == 3

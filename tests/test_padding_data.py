@@ -68,7 +68,29 @@ def test_class_is_relative_order_and_test_shift_swaps_rows():
   np.testing.assert_array_equal(shift, np.where(y == 0, 16, -16))
 
 
-def test_independent_validation_differs_from_training_images():
-  splits = data.make_splits(num_train=100, num_val=100, num_test=10, independent_val=True)
-  assert not np.array_equal(splits["val"][0], splits["train"][0])
-  np.testing.assert_array_equal(splits["val"][1], np.arange(100) % 2)
+def test_clean_protocol_draws_each_split_from_a_stream_of_its_own():
+  original = data.make_splits(num_train=300, num_val=120, num_test=100)
+  clean = data.make_splits(num_train=300, num_val=120, num_test=100, protocol="clean")
+  assert set(clean) == {"train", "val", "similar", "test"}
+  np.testing.assert_array_equal(clean["train"][0], original["train"][0])  # training unchanged
+  seeds = {data.stream_seed(k) for k in ("val", "similar", "test")}
+  assert len(seeds) == 3 and data.SEED not in seeds
+  for name, shift in (("val", 0), ("similar", 0), ("test", 16)):
+    x, y = clean[name]
+    np.testing.assert_array_equal(y, np.arange(len(y)) % 2)
+    # the generator's own draws from that split's seed, and not the training draws
+    np.testing.assert_array_equal(
+        x, data.generate(len(y), shift=shift, seed=data.stream_seed(name))[0])
+    assert not np.array_equal(x, data.generate(len(y), shift=shift)[0])
+  # the original's leak, counted: its validation images are all training images; the clean
+  # sets repeat only what chance draws twice
+  assert data.repeats(original["val"][0], original["train"][0]) == 120
+  assert data.repeats(clean["val"][0], clean["train"][0]) < 30
+  assert data.repeats(clean["similar"][0], clean["train"][0]) < 30
+
+
+def test_repeats_counts_images_found_in_the_other_set():
+  x, _ = data.generate(10)
+  assert data.repeats(x[:4], x) == 4
+  assert data.repeats(x[:4] * 0.5, x) == 0
+  assert data.repeats(np.concatenate([x[:2], x[:2]]), x[:1]) == 2

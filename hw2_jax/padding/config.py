@@ -10,13 +10,14 @@ from hw2_jax.core.errors import ConfigError, check_choice, check_positive
 from hw2_jax.core.flags import option
 from hw2_jax.core.precision import PRECISIONS
 from hw2_jax.padding.conv import CONV_TYPES
+from hw2_jax.padding.data import PROTOCOLS
 from hw2_jax.padding.model import NETS
 from hw2_jax.padding.train import Recipe
 
 # The settings that decide the numbers, as the result JSON records them; a study in --out
 # with other values of these cannot be merged into.
 DECISIVE = ("seeds", "epochs", "patience", "batch_size", "num_train", "num_val", "num_test",
-            "independent_val", "precision", "optimizer")
+            "protocol", "precision", "optimizer")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,9 +34,11 @@ class Config:
   num_train: int = option(2000, "training images")
   num_val: int = option(1000, "validation images")
   num_test: int = option(1000, "test images (shifted by 16 px)")
-  independent_val: bool = option(
-      False, "draw an independent validation set instead of the original's first training "
-             "images (labelled in the outputs)")
+  protocol: str = option(
+      "original", "original: the original's splits (validation = the first training images, "
+                  "test = those boxes shifted); clean: validation, an unshifted 'similar' test "
+                  "set and the shifted test set each drawn from a stream of its own (replaces "
+                  "--independent-val)", choices=PROTOCOLS)
   precision: str = option(
       "fp32", "GEMM operands: fp32, or bf16 with float32 accumulation (a TPU's default); "
               "everything else is float32")
@@ -72,11 +75,18 @@ class Config:
         "nets": list(nets or self.nets), "conv_types": list(conv_types or self.conv_types),
         "seeds": list(range(self.seeds)), "epochs": self.epochs, "patience": self.patience,
         "batch_size": self.batch_size, "num_train": self.num_train, "num_val": self.num_val,
-        "num_test": self.num_test, "independent_val": self.independent_val,
-        "precision": self.precision, "optimizer": dataclasses.asdict(self.recipe()),
-        "validation": "independent" if self.independent_val else "first training images"}
+        "num_test": self.num_test, "protocol": self.protocol,
+        "precision": self.precision, "optimizer": dataclasses.asdict(self.recipe())}
+
+
+def protocol_of(record: dict) -> str:
+  """A recorded study's protocol (older records say `independent_val` instead)."""
+  if "protocol" in record:
+    return record["protocol"]
+  return "independent validation" if record.get("independent_val") else "original"
 
 
 def decisive(record: dict) -> dict:
   """The settings of a recorded study that decide its numbers (older records: fp32)."""
-  return {k: record.get(k, "fp32" if k == "precision" else None) for k in DECISIVE}
+  old = {"precision": record.get("precision", "fp32"), "protocol": protocol_of(record)}
+  return {k: old[k] if k in old else record.get(k) for k in DECISIVE}

@@ -8,7 +8,11 @@ class, only the relative order of the two boxes does.
 The original generator reseeds numpy's legacy global RNG with 42 on every call, so its
 validation set is the first images of its training set and its test set holds those same
 boxes, shifted. `np.random.RandomState(42)` yields the same stream without touching global state.
+The `clean` protocol draws the validation set, an unshifted "similar" test set and the shifted
+test set each from a random stream of its own (`stream_seed`), none of them the training one's.
 """
+
+import zlib
 
 import numpy as np
 
@@ -17,7 +21,12 @@ BOX_SIZE = 4
 SEED = 42
 SHIFT = 16
 Y_OFFSETS = (7, 23)  # class 0 (near the top), class 1 (near the bottom)
-INDEPENDENT_VAL_SEED = 4242
+PROTOCOLS = ("original", "clean")
+
+
+def stream_seed(name: str) -> int:
+  """The numpy seed of the clean protocol's split `name` (CRC-32 of its name, as core/rng)."""
+  return zlib.crc32(f"padding/{name}".encode())
 
 
 def generate(num_samples: int, shift: int = 0, seed: int = SEED):
@@ -43,15 +52,26 @@ def generate(num_samples: int, shift: int = 0, seed: int = SEED):
 
 
 def make_splits(num_train: int = 2000, num_val: int = 1000, num_test: int = 1000,
-                independent_val: bool = False) -> dict:
-  """{"train": (x, y), "val": (x, y), "test": (x, y)} as the original script builds them.
+                protocol: str = "original") -> dict:
+  """{"train": (x, y), "val": (x, y), "test": (x, y)}, and "similar" under `clean`.
 
-  With `independent_val`, the validation images come from a separate random stream instead
-  of repeating the first `num_val` training images.
+  `original`: as the original script builds them (validation = the first training images,
+  test = the training boxes shifted). `clean`: training as the original; validation, the
+  unshifted "similar" test set (`num_test` images) and the shifted test set each from its own
+  stream.
   """
-  val_seed = INDEPENDENT_VAL_SEED if independent_val else SEED
-  return {
-      "train": generate(num_train),
-      "val": generate(num_val, seed=val_seed),
-      "test": generate(num_test, shift=SHIFT),
-  }
+  if protocol == "original":
+    return {"train": generate(num_train), "val": generate(num_val),
+            "test": generate(num_test, shift=SHIFT)}
+  if protocol != "clean":
+    raise ValueError(f"unknown protocol {protocol!r}")
+  return {"train": generate(num_train),
+          "val": generate(num_val, seed=stream_seed("val")),
+          "similar": generate(num_test, seed=stream_seed("similar")),
+          "test": generate(num_test, shift=SHIFT, seed=stream_seed("test"))}
+
+
+def repeats(x_NHWC, of_MHWC) -> int:
+  """How many images of `x_NHWC` are bit for bit an image of `of_MHWC` (boxes repeated)."""
+  seen = {im.tobytes() for im in np.ascontiguousarray(of_MHWC)}
+  return sum(im.tobytes() in seen for im in np.ascontiguousarray(x_NHWC))

@@ -8,11 +8,24 @@ import numpy as np
 
 from hw2_jax.core import io
 from hw2_jax.core.report import figure, markdown_table
+from hw2_jax.padding.config import protocol_of
 
 JSON, MARKDOWN, CSV, FIGURE = ("padding_study.json", "padding_study.md", "padding_study.csv",
                                "padding_study.png")
 ROW_ORDER = ("valid", "replicate", "reflect", "circular", "sconv", "fconv")
-SPLITS = (("val", "validation"), ("test", "test (shifted)"))
+SPLITS = (("val", "validation"), ("similar", "similar test (unshifted)"),
+          ("test", "test (shifted)"))
+PROTOCOL_LABELS = {
+    "original": "validation = first training images, as the original",
+    "clean": "clean protocol: validation, similar and shifted test sets each from a stream of "
+             "their own",
+    "independent validation": "independent validation set"}
+
+
+def _splits(by_conv: dict):
+  """The (key, label) of the splits a study's entries hold (`similar` under clean)."""
+  has = set().union(*(e.keys() for e in by_conv.values()))
+  return [(k, label) for k, label in SPLITS if k in has]
 
 
 def _rows(results: dict):
@@ -28,8 +41,7 @@ def kept(entry: dict, split: str) -> np.ndarray:
 def markdown(study: dict) -> str:
   cfg = study["config"]
   rounds = len(cfg["seeds"])
-  val_label = ("independent validation set" if cfg["independent_val"]
-               else "validation = first training images, as the original")
+  val_label = PROTOCOL_LABELS[protocol_of(cfg)]
   gemms = f"; GEMMs in {cfg['precision']}" if cfg.get("precision", "fp32") != "fp32" else ""
   lines = ["# Padding study: accuracy (%) per round\n",
            f"{rounds} rounds (seeds 0..{rounds - 1}), up to {cfg['epochs']} epochs, "
@@ -44,7 +56,7 @@ def markdown(study: dict) -> str:
       r = by_conv[conv]
       diverged = set(r.get("diverged", []))
       footnote |= bool(diverged)
-      for split, label in SPLITS:
+      for split, label in _splits(by_conv):
         acc = kept(r, split)
         cells = [f"{a:.1f}" + ("*" if i in diverged else "") for i, a in enumerate(r[split])]
         epochs = f"{np.mean(r['epochs']):.1f}" if split == "val" else ""
@@ -79,12 +91,14 @@ def compare(studies: dict) -> str:
 
 
 def csv(study: dict) -> str:
-  lines = ["net,conv_type,round,val_acc,test_acc,epochs"]
+  splits = [k for k, _ in _splits({c: e for by_conv in study["results"].values()
+                                   for c, e in by_conv.items()})]
+  lines = ["net,conv_type,round," + ",".join(f"{k}_acc" for k in splits) + ",epochs"]
   for net, by_conv in study["results"].items():
     for conv in _rows(by_conv):
       r = by_conv[conv]
-      for i, (v, t, e) in enumerate(zip(r["val"], r["test"], r["epochs"])):
-        lines.append(f"{net},{conv},{i},{v},{t},{e}")
+      for i, e in enumerate(r["epochs"]):
+        lines.append(f"{net},{conv},{i}," + ",".join(str(r[k][i]) for k in splits) + f",{e}")
   return "\n".join(lines) + "\n"
 
 
@@ -93,13 +107,15 @@ def draw(axes, study: dict) -> None:
   for ax, net in zip(axes, study["results"]):
     by_conv = study["results"][net]
     convs = _rows(by_conv)
-    for offset, (split, label), marker in zip((-0.15, 0.15), SPLITS, ("o", "s")):
-      color = "C0" if split == "val" else "C3"
+    splits = _splits(by_conv)
+    offsets = np.linspace(-0.2, 0.2, len(splits))
+    for offset, (split, label) in zip(offsets, splits):
+      color, marker = {"val": ("C0", "o"), "similar": ("C2", "^"), "test": ("C3", "s")}[split]
       for i, conv in enumerate(convs):
         acc = np.asarray(by_conv[conv][split])
         ax.scatter(np.full(acc.shape, i + offset), acc, marker=marker, alpha=0.6,
                    color=color, label=label if i == 0 else None)
-        ax.hlines(kept(by_conv[conv], split).mean(), i + offset - 0.12, i + offset + 0.12,
+        ax.hlines(kept(by_conv[conv], split).mean(), i + offset - 0.1, i + offset + 0.1,
                   color=color)
     ax.axhline(50, color="gray", lw=0.8, ls=":")
     ax.set_xticks(range(len(convs)), convs)

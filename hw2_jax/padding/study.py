@@ -95,7 +95,7 @@ def run_study(cfg: Config, log=print) -> dict:
 
 def _train(cfg: Config, out, results: dict, todo, log) -> dict:
   """Trains the `todo` configurations into `results` (in place), writing after each one."""
-  splits = data.make_splits(cfg.num_train, cfg.num_val, cfg.num_test, cfg.independent_val)
+  splits = data.make_splits(cfg.num_train, cfg.num_val, cfg.num_test, cfg.protocol)
   for net, conv_type in todo:
     start = time.perf_counter()
     with tqdm(total=cfg.epochs, desc=f"{net} {conv_type:<9}", unit="epoch", leave=True,
@@ -111,6 +111,8 @@ def _train(cfg: Config, out, results: dict, todo, log) -> dict:
       res = train_seeds(make_net(net, conv_type, cfg.precision), cfg.recipe(), splits,
                         range(cfg.seeds), on_epoch=on_epoch)
     entry = {"val": [round(float(a), 2) for a in res.val_acc],
+             **({"similar": [round(float(a), 2) for a in res.similar_acc]}
+                if res.similar_acc is not None else {}),
              "test": [round(float(a), 2) for a in res.test_acc],
              "epochs": [int(e) for e in res.epochs],
              "seconds": round(time.perf_counter() - start, 1)}

@@ -172,6 +172,7 @@ class SeedsResult(NamedTuple):
   test_acc: np.ndarray  # S, best parameters on the (shifted) test set
   epochs: np.ndarray    # S
   diverged: np.ndarray  # S, a validation loss was non-finite
+  similar_acc: np.ndarray | None = None  # S, best parameters on the unshifted test set
 
 
 def train_seeds(model: nn.Module, cfg: Recipe, splits: dict, seeds,
@@ -202,8 +203,11 @@ def train_seeds(model: nn.Module, cfg: Recipe, splits: dict, seeds,
     if not metrics.active.any():
       break
   test_acc = test_accuracy(state.best_params, model, *test)
+  similar_acc = (test_accuracy(state.best_params, model, *batched(splits["similar"]))
+                 if "similar" in splits else None)
   n = len(seeds)
   chex.assert_shape(test_acc, (len(padded),))
-  val_acc, test_acc, epochs, diverged = devices.fetch(
-      (state.val_acc, test_acc, state.epochs, state.diverged))
-  return SeedsResult(val_acc[:n], test_acc[:n], epochs[:n], diverged[:n])
+  val_acc, test_acc, epochs, diverged, similar_acc = devices.fetch(
+      (state.val_acc, test_acc, state.epochs, state.diverged, similar_acc))
+  return SeedsResult(val_acc[:n], test_acc[:n], epochs[:n], diverged[:n],
+                     None if similar_acc is None else similar_acc[:n])
