@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install install-tfds test padding-study rotation-study gpt-train gpt-generate gpt-plot \
+.PHONY: install install-tfds test lint format padding-study rotation-study gpt-train gpt-generate gpt-plot \
         bench mutation clean
 
 install: $(VENV)/.installed
@@ -24,6 +24,15 @@ $(VENV)/.installed-tfds: $(VENV)/.installed
 
 test: install
 	$(PY) -m pytest -n 2 $(ARGS)
+
+# ruff: lint and format check (configured in pyproject.toml); `make format` rewrites the files.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 padding-study: install
 	$(PY) -m hw2_jax padding-study $(ARGS)

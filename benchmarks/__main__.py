@@ -13,8 +13,9 @@ SUITES = ("benchmarks.padding_step", "benchmarks.gpt_tokens", "benchmarks.gpt_re
 
 def main() -> None:
   parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-  parser.add_argument("--only", nargs="+", choices=[s.split(".")[-1] for s in SUITES],
-                      help="run only these suites")
+  parser.add_argument(
+    "--only", nargs="+", choices=[s.split(".")[-1] for s in SUITES], help="run only these suites"
+  )
   parser.add_argument("--quick", action="store_true", help="fewer configurations and repeats")
   parser.add_argument("--out", default="runs/bench", help="output folder")
   parser.add_argument("--overwrite", action="store_true", help="replace earlier results there")

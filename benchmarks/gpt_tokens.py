@@ -35,29 +35,42 @@ def peak_rss_gb() -> float:
   return float("nan")
 
 
-def jax_step(model_type: str, batch_size: int, block_size: int, steps_per_call: int,
-             dropout: float, precision: str, fused):
+def jax_step(
+  model_type: str,
+  batch_size: int,
+  block_size: int,
+  steps_per_call: int,
+  dropout: float,
+  precision: str,
+  fused,
+):
   """(one call of `steps_per_call` steps, parameter count, compile seconds, model config)."""
-  import jax  # pylint: disable=import-outside-toplevel
-  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+  import jax
+  import jax.numpy as jnp
 
-  from hw2_jax.core import devices  # pylint: disable=import-outside-toplevel
-  from hw2_jax.gpt.config import Config  # pylint: disable=import-outside-toplevel
-  from hw2_jax.gpt.model import num_params  # pylint: disable=import-outside-toplevel
-  from hw2_jax.gpt.optimizer import from_config, schedule_from_config  # pylint: disable=import-outside-toplevel
-  from hw2_jax.gpt.train import create_state, make_train_step  # pylint: disable=import-outside-toplevel
+  from hw2_jax.core import devices
+  from hw2_jax.gpt.config import Config
+  from hw2_jax.gpt.model import num_params
+  from hw2_jax.gpt.optimizer import from_config, schedule_from_config
+  from hw2_jax.gpt.train import create_state, make_train_step
 
-  cfg = Config(model_type=model_type, train_batch_size=batch_size, block_size=block_size,
-               dropout=dropout, precision=precision, fused_attention=fused)
+  cfg = Config(
+    model_type=model_type,
+    train_batch_size=batch_size,
+    block_size=block_size,
+    dropout=dropout,
+    precision=precision,
+    fused_attention=fused,
+  )
   model_cfg = cfg.model_config(87, jax.default_backend())  # Grimm's 87 characters
   tx = from_config(cfg, 1)
   mesh = devices.mesh()
   rep = devices.replicated(mesh)
   state = [jax.device_put(create_state(model_cfg, tx, 0), rep)]
-  data_N = jax.device_put(jax.random.randint(jax.random.key(0), (100_000,), 0, 87, jnp.int32),
-                          rep)
-  fn = make_train_step(model_cfg, tx, schedule_from_config(cfg, 1),
-                       batch_size, mesh, steps_per_call)
+  data_N = jax.device_put(jax.random.randint(jax.random.key(0), (100_000,), 0, 87, jnp.int32), rep)
+  fn = make_train_step(
+    model_cfg, tx, schedule_from_config(cfg, 1), batch_size, mesh, steps_per_call
+  )
   t0 = time.perf_counter()
   fn = fn.lower(state[0], data_N).compile()
   compile_s = time.perf_counter() - t0
@@ -73,8 +86,8 @@ def jax_step(model_type: str, batch_size: int, block_size: int, steps_per_call: 
 def torch_step(model_cfg, batch_size: int):
   """One training step of a PyTorch GPT of the same sizes, or None without PyTorch."""
   try:
-    import torch  # pylint: disable=import-outside-toplevel
-    from torch import nn  # pylint: disable=import-outside-toplevel
+    import torch
+    from torch import nn
   except ImportError:
     return None
   torch.manual_seed(0)
@@ -85,15 +98,15 @@ def torch_step(model_cfg, batch_size: int):
       super().__init__()
       self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
       self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
-      self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(approximate="tanh"),
-                               nn.Linear(4 * d, d))
+      self.mlp = nn.Sequential(
+        nn.Linear(d, 4 * d), nn.GELU(approximate="tanh"), nn.Linear(4 * d, d)
+      )
 
     def forward(self, x):
       b = x.shape[0]
       q, k, val = self.qkv(self.ln_1(x)).split(d, dim=2)
       heads = lambda a: a.view(b, t, model_cfg.n_head, -1).transpose(1, 2)
-      y = nn.functional.scaled_dot_product_attention(heads(q), heads(k), heads(val),
-                                                     is_causal=True)
+      y = nn.functional.scaled_dot_product_attention(heads(q), heads(k), heads(val), is_causal=True)
       x = x + self.proj(y.transpose(1, 2).reshape(b, t, d))
       return x + self.mlp(self.ln_2(x))
 
@@ -122,9 +135,15 @@ def torch_step(model_cfg, batch_size: int):
 
 def bench(model_type: str, args) -> dict:
   k = args.steps_per_call
-  call, params, compile_s, model_cfg = jax_step(model_type, args.batch_size, args.block_size,
-                                                k, args.dropout, args.precision,
-                                                args.fused_attention)
+  call, params, compile_s, model_cfg = jax_step(
+    model_type,
+    args.batch_size,
+    args.block_size,
+    k,
+    args.dropout,
+    args.precision,
+    args.fused_attention,
+  )
   done = 0
   while done < 10:
     call()
@@ -150,12 +169,19 @@ def bench(model_type: str, args) -> dict:
         reference()
       torch_s.append((time.perf_counter() - t0) / k)
   ms = 1e3 * float(np.median(jax_s))
-  row = {"model_type": model_type, "params": params, "dtype": model_cfg.dtype,
-         "attention": "fused" if model_cfg.fused_attention else "explicit",
-         "steps_per_call": k, "ms_per_step": ms,
-         "tokens_per_s": args.batch_size * args.block_size / ms * 1e3,
-         "compile_s": compile_s, "peak_rss_gb_10_steps": rss_10,
-         f"peak_rss_gb_{done}_steps": rss_n, "ms_all": [1e3 * s for s in jax_s]}
+  row = {
+    "model_type": model_type,
+    "params": params,
+    "dtype": model_cfg.dtype,
+    "attention": "fused" if model_cfg.fused_attention else "explicit",
+    "steps_per_call": k,
+    "ms_per_step": ms,
+    "tokens_per_s": args.batch_size * args.block_size / ms * 1e3,
+    "compile_s": compile_s,
+    "peak_rss_gb_10_steps": rss_10,
+    f"peak_rss_gb_{done}_steps": rss_n,
+    "ms_all": [1e3 * s for s in jax_s],
+  }
   if torch_s:
     row["ms_per_step_pytorch"] = 1e3 * float(np.median(torch_s))
     row["pytorch_over_jax"] = row["ms_per_step_pytorch"] / ms
@@ -163,22 +189,30 @@ def bench(model_type: str, args) -> dict:
 
 
 def main(argv=None) -> dict:
-  p = argparse.ArgumentParser(prog="python -m benchmarks.gpt_tokens", description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = argparse.ArgumentParser(
+    prog="python -m benchmarks.gpt_tokens",
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
   p.add_argument("--models", nargs="+", default=list(MODELS))
   p.add_argument("--batch-size", type=int, default=128)
   p.add_argument("--block-size", type=int, default=128)
-  p.add_argument("--steps-per-call", type=int, default=10,
-                 help="steps per device call (gpt-train's --log-every)")
+  p.add_argument(
+    "--steps-per-call", type=int, default=10, help="steps per device call (gpt-train's --log-every)"
+  )
   p.add_argument("--warmup", type=int, default=1, help="untimed calls before timing")
   p.add_argument("--repeats", type=int, default=3, help="timed calls")
-  p.add_argument("--memory-steps", type=int, default=20,
-                 help="steps before the second memory reading")
+  p.add_argument(
+    "--memory-steps", type=int, default=20, help="steps before the second memory reading"
+  )
   p.add_argument("--dropout", type=float, default=0.1)
   p.add_argument("--precision", default="auto")
   p.add_argument("--fused-attention", action=argparse.BooleanOptionalAction, default=None)
-  p.add_argument("--reference", action="store_true",
-                 help="also time a PyTorch GPT of the same sizes (needs torch)")
+  p.add_argument(
+    "--reference",
+    action="store_true",
+    help="also time a PyTorch GPT of the same sizes (needs torch)",
+  )
   p.add_argument("--out", default="runs/bench", help="output folder")
   p.add_argument("--overwrite", action="store_true", help="replace gpt_tokens.* in --out")
   p.add_argument("--quick", action="store_true", help="gpt-micro only, 2 timed calls")
@@ -187,32 +221,62 @@ def main(argv=None) -> dict:
   if args.quick:
     args.models, args.repeats = ["gpt-micro"], 2
 
-  import jax  # pylint: disable=import-outside-toplevel
+  import jax
 
-  from hw2_jax.core import devices, io  # pylint: disable=import-outside-toplevel
-  from hw2_jax.core.report import markdown_table  # pylint: disable=import-outside-toplevel
+  from hw2_jax.core import devices, io
+  from hw2_jax.core.report import markdown_table
 
   rows = []
   for m in args.models:
     rows.append(bench(m, args))
-    print({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()
-           if k != "ms_all"}, flush=True)
-  result = {"device": devices.describe(), "cpu_count": os.cpu_count(),
-            "machine": platform.machine(), "jax": jax.__version__,
-            "batch_size": args.batch_size, "block_size": args.block_size,
-            "load_avg_1m_at_end": os.getloadavg()[0], "results": rows}
+    print(
+      {k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items() if k != "ms_all"},
+      flush=True,
+    )
+  result = {
+    "device": devices.describe(),
+    "cpu_count": os.cpu_count(),
+    "machine": platform.machine(),
+    "jax": jax.__version__,
+    "batch_size": args.batch_size,
+    "block_size": args.block_size,
+    "load_avg_1m_at_end": os.getloadavg()[0],
+    "results": rows,
+  }
   io.write_json(f"{args.out}/gpt_tokens.json", result)
   mem = lambda r: " / ".join(f"{v:.2f}" for k, v in r.items() if k.startswith("peak_rss"))
   table = markdown_table(
-      ["model", "params", "dtype", "steps per call", "ms per step", "tokens/s",
-       "peak RSS (GB) after 10 / more steps", "PyTorch ms per step", "PyTorch / JAX"],
-      [[r["model_type"], f"{r['params']:,}", r["dtype"], r["steps_per_call"],
-        f"{r['ms_per_step']:.0f}", f"{r['tokens_per_s']:,.0f}", mem(r),
+    [
+      "model",
+      "params",
+      "dtype",
+      "steps per call",
+      "ms per step",
+      "tokens/s",
+      "peak RSS (GB) after 10 / more steps",
+      "PyTorch ms per step",
+      "PyTorch / JAX",
+    ],
+    [
+      [
+        r["model_type"],
+        f"{r['params']:,}",
+        r["dtype"],
+        r["steps_per_call"],
+        f"{r['ms_per_step']:.0f}",
+        f"{r['tokens_per_s']:,.0f}",
+        mem(r),
         f"{r['ms_per_step_pytorch']:.0f}" if "ms_per_step_pytorch" in r else "",
-        f"{r['pytorch_over_jax']:.2f}" if "pytorch_over_jax" in r else ""] for r in rows],
-      "lrlrrrrrr")
-  text = (f"GPT training step on {result['device']}, batch {args.batch_size} x "
-          f"{args.block_size} tokens, median of {args.repeats} calls.\n\n{table}")
+        f"{r['pytorch_over_jax']:.2f}" if "pytorch_over_jax" in r else "",
+      ]
+      for r in rows
+    ],
+    "lrlrrrrrr",
+  )
+  text = (
+    f"GPT training step on {result['device']}, batch {args.batch_size} x "
+    f"{args.block_size} tokens, median of {args.repeats} calls.\n\n{table}"
+  )
   io.write_text(f"{args.out}/gpt_tokens.md", text)
   print(text + f"\nwrote {args.out}/gpt_tokens.{{json,md}}")
   return result

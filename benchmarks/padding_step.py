@@ -55,8 +55,15 @@ def matmul_gflops(n: int | None = None, repeats: int = 5) -> float:
   return 2 * n**3 / _median_seconds(f, a, repeats=repeats) / 1e9
 
 
-def time_step(net: str, conv_type: str, seeds: int, repeats: int, warmup: int,
-              conv_fn=None, precision: str = "fp32") -> dict:
+def time_step(
+  net: str,
+  conv_type: str,
+  seeds: int,
+  repeats: int,
+  warmup: int,
+  conv_fn=None,
+  precision: str = "fp32",
+) -> dict:
   """One training step for `seeds` models at once: median seconds, compile seconds, FLOPs."""
   x, y = data.generate(BATCH)
   batch = (jnp.asarray(x)[None], jnp.asarray(y)[None])
@@ -72,8 +79,11 @@ def time_step(net: str, conv_type: str, seeds: int, repeats: int, warmup: int,
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   for _ in range(warmup):
     jax.block_until_ready(compiled(state, *batch))
-  return {"seconds": _median_seconds(compiled, state, *batch, repeats=repeats),
-          "compile_seconds": compile_s, "flops": float(cost.get("flops", float("nan")))}
+  return {
+    "seconds": _median_seconds(compiled, state, *batch, repeats=repeats),
+    "compile_seconds": compile_s,
+    "flops": float(cost.get("flops", float("nan"))),
+  }
 
 
 def torch_step_seconds(net: str, conv_type: str, repeats: int, warmup: int) -> float | None:
@@ -86,18 +96,27 @@ def torch_step_seconds(net: str, conv_type: str, repeats: int, warmup: int) -> f
   if backend not in ("cpu", "gpu") or (backend == "gpu" and not torch.cuda.is_available()):
     return None  # PyTorch on another kind of device than JAX's would compare nothing
   device = "cuda" if backend == "gpu" else "cpu"
-  mode, pad = {"valid": ("zeros", 0), "sconv": ("zeros", 1), "fconv": ("zeros", 2),
-               "reflect": ("reflect", 2), "replicate": ("replicate", 2),
-               "circular": ("circular", 2)}[conv_type]
+  mode, pad = {
+    "valid": ("zeros", 0),
+    "sconv": ("zeros", 1),
+    "fconv": ("zeros", 2),
+    "reflect": ("reflect", 2),
+    "replicate": ("replicate", 2),
+    "circular": ("circular", 2),
+  }[conv_type]
   layers, c_in = [], 3
   for c_out, stride in zip(model.CHANNELS, model.STRIDES):
-    layers += [torch.nn.Conv2d(c_in, c_out, 3, stride, pad, bias=False, padding_mode=mode),
-               torch.nn.ReLU()]
+    layers += [
+      torch.nn.Conv2d(c_in, c_out, 3, stride, pad, bias=False, padding_mode=mode),
+      torch.nn.ReLU(),
+    ]
     c_in = c_out
   s = model.final_size(conv_type)
-  head = ([torch.nn.AdaptiveMaxPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 2)]
-          if net == "Net1" else
-          [torch.nn.Flatten(), torch.nn.Linear(64 * s * s, 64), torch.nn.Linear(64, 2)])
+  head = (
+    [torch.nn.AdaptiveMaxPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 2)]
+    if net == "Net1"
+    else [torch.nn.Flatten(), torch.nn.Linear(64 * s * s, 64), torch.nn.Linear(64, 2)]
+  )
   net_t = torch.nn.Sequential(*layers, *head).to(device)
   opt = torch.optim.Adadelta(net_t.parameters(), lr=1.0, rho=0.9, eps=1e-6, weight_decay=5e-5)
   x, y = data.generate(BATCH)
@@ -122,58 +141,99 @@ def torch_step_seconds(net: str, conv_type: str, repeats: int, warmup: int) -> f
 
 
 def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(prog="python -m benchmarks.padding_step", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--quick", action="store_true",
-                      help="Net1 fconv and valid only (in place of --nets, --conv-types), "
-                           "3 repeats")
+  parser = argparse.ArgumentParser(
+    prog="python -m benchmarks.padding_step",
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
+  parser.add_argument(
+    "--quick",
+    action="store_true",
+    help="Net1 fconv and valid only (in place of --nets, --conv-types), 3 repeats",
+  )
   parser.add_argument("--nets", nargs="+", default=list(model.NETS), choices=model.NETS)
-  parser.add_argument("--conv-types", nargs="+", default=list(conv.CONV_TYPES),
-                      choices=conv.CONV_TYPES, metavar="TYPE", help="padding types to time")
+  parser.add_argument(
+    "--conv-types",
+    nargs="+",
+    default=list(conv.CONV_TYPES),
+    choices=conv.CONV_TYPES,
+    metavar="TYPE",
+    help="padding types to time",
+  )
   parser.add_argument("--seeds", type=int, default=10, help="models under jax.vmap")
   parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--warmup", type=int, default=20, help="untimed steps before timing")
-  parser.add_argument("--reference", action="store_true",
-                      help="also time XLA's convolution (slow on CPU) and PyTorch if installed")
-  parser.add_argument("--reference-vmapped", action="store_true",
-                      help="also time XLA's convolution with the seeds vmapped (very slow on CPU)")
-  parser.add_argument("--precision", nargs="+", default=["fp32"], choices=("fp32", "bf16"),
-                      help="GEMM precisions to time (each a row per configuration)")
+  parser.add_argument(
+    "--reference",
+    action="store_true",
+    help="also time XLA's convolution (slow on CPU) and PyTorch if installed",
+  )
+  parser.add_argument(
+    "--reference-vmapped",
+    action="store_true",
+    help="also time XLA's convolution with the seeds vmapped (very slow on CPU)",
+  )
+  parser.add_argument(
+    "--precision",
+    nargs="+",
+    default=["fp32"],
+    choices=("fp32", "bf16"),
+    help="GEMM precisions to time (each a row per configuration)",
+  )
   parser.add_argument("--out", default="runs/bench", help="output folder")
-  parser.add_argument("--overwrite", action="store_true",
-                      help="replace padding_step.{json,md} already in --out")
+  parser.add_argument(
+    "--overwrite", action="store_true", help="replace padding_step.{json,md} already in --out"
+  )
   args = parser.parse_args(argv)
   rundir.check_new_files(args.out, ["padding_step.json", "padding_step.md"], args.overwrite)
   out = io.ensure_writable_dir(args.out)
   repeats = 3 if args.quick else args.repeats
-  configs = ([("Net1", "fconv"), ("Net1", "valid")] if args.quick else
-             [(n, c) for n in args.nets for c in args.conv_types])
+  configs = (
+    [("Net1", "fconv"), ("Net1", "valid")]
+    if args.quick
+    else [(n, c) for n in args.nets for c in args.conv_types]
+  )
   gflops = matmul_gflops()
   rows = []
-  result = {"device": devices.describe(), "matmul_gflops": gflops, "seeds": args.seeds,
-            "batch": BATCH, "repeats": repeats, "rows": rows}
+  result = {
+    "device": devices.describe(),
+    "matmul_gflops": gflops,
+    "seeds": args.seeds,
+    "batch": BATCH,
+    "repeats": repeats,
+    "rows": rows,
+  }
   for (net, conv_type), precision in itertools.product(configs, args.precision):
     one = time_step(net, conv_type, 1, repeats, args.warmup, precision=precision)
     many = time_step(net, conv_type, args.seeds, repeats, args.warmup, precision=precision)
     per_seed = many["seconds"] / args.seeds
-    row = {"net": net, "conv_type": conv_type, "precision": precision,
-           "ms_one_model": 1e3 * one["seconds"],
-           "ms_per_seed_vmapped": 1e3 * per_seed, "images_per_s_per_seed": BATCH / per_seed,
-           "gflop_per_step": one["flops"] / 1e9,
-           "roofline_ratio": one["seconds"] / (one["flops"] / (gflops * 1e9)),
-           "roofline_ratio_vmapped": many["seconds"] / (many["flops"] / (gflops * 1e9)),
-           "compile_s": one["compile_seconds"]}
+    row = {
+      "net": net,
+      "conv_type": conv_type,
+      "precision": precision,
+      "ms_one_model": 1e3 * one["seconds"],
+      "ms_per_seed_vmapped": 1e3 * per_seed,
+      "images_per_s_per_seed": BATCH / per_seed,
+      "gflop_per_step": one["flops"] / 1e9,
+      "roofline_ratio": one["seconds"] / (one["flops"] / (gflops * 1e9)),
+      "roofline_ratio_vmapped": many["seconds"] / (many["flops"] / (gflops * 1e9)),
+      "compile_s": one["compile_seconds"],
+    }
     if args.reference and precision == "fp32":
-      row["ms_xla_conv_one_model"] = 1e3 * time_step(net, conv_type, 1, repeats, 1,
-                                                     conv.reference_conv)["seconds"]
+      row["ms_xla_conv_one_model"] = (
+        1e3 * time_step(net, conv_type, 1, repeats, 1, conv.reference_conv)["seconds"]
+      )
       torch_s = torch_step_seconds(net, conv_type, repeats, args.warmup)
       if torch_s is not None:
         row["ms_pytorch"] = 1e3 * torch_s
         row["jax_over_pytorch"] = one["seconds"] / torch_s
         row["jax_vmapped_over_pytorch"] = per_seed / torch_s
     if args.reference_vmapped and precision == "fp32":
-      row["ms_xla_conv_per_seed_vmapped"] = 1e3 * time_step(
-          net, conv_type, args.seeds, repeats, 1, conv.reference_conv)["seconds"] / args.seeds
+      row["ms_xla_conv_per_seed_vmapped"] = (
+        1e3
+        * time_step(net, conv_type, args.seeds, repeats, 1, conv.reference_conv)["seconds"]
+        / args.seeds
+      )
     rows.append(row)
     print({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
     table = _write(out, result)
@@ -183,14 +243,18 @@ def main(argv=None) -> None:
 def _write(out, result: dict) -> str:
   """Writes padding_step.{json,md} (after every configuration, so a cut-off run keeps its rows)."""
   rows = result["rows"]
-  cols = list(dict.fromkeys(k for r in rows for k in r if k not in ("net", "conv_type",
-                                                                     "precision")))
+  cols = list(
+    dict.fromkeys(k for r in rows for k in r if k not in ("net", "conv_type", "precision"))
+  )
   cell = lambda r, c: f"{r[c]:.2f}" if c in r else ""
-  table = (f"Matmul f32 throughput: {result['matmul_gflops']:.0f} GFLOP/s on {result['device']}; "
-           f"median of {result['repeats']}; vmapped = {result['seeds']} seeds.\n\n"
-           + markdown_table(["net", "conv type", "precision", *cols],
-                            [[r["net"], r["conv_type"], r["precision"],
-                              *(cell(r, c) for c in cols)] for r in rows]))
+  table = (
+    f"Matmul f32 throughput: {result['matmul_gflops']:.0f} GFLOP/s on {result['device']}; "
+    f"median of {result['repeats']}; vmapped = {result['seeds']} seeds.\n\n"
+    + markdown_table(
+      ["net", "conv type", "precision", *cols],
+      [[r["net"], r["conv_type"], r["precision"], *(cell(r, c) for c in cols)] for r in rows],
+    )
+  )
   io.write_json(out / "padding_step.json", result)
   io.write_text(out / "padding_step.md", table)
   return table

@@ -20,27 +20,57 @@ import sys
 from hw2_jax import cli
 from hw2_jax.core import io, startup
 
-ARGS = ["gpt-train", "--model-type", "gpt-micro", "--val-fraction", "0", "--max-steps", "500",
-        "--checkpoint-every", "100", "--generate-every", "100"]
+ARGS = [
+  "gpt-train",
+  "--model-type",
+  "gpt-micro",
+  "--val-fraction",
+  "0",
+  "--max-steps",
+  "500",
+  "--checkpoint-every",
+  "100",
+  "--generate-every",
+  "100",
+]
 PROMPT = "Yesterday I went "
 DECODINGS = {  # name -> gpt-generate flags
-    "greedy": ["--greedy", "--num-samples", "1"],
-    "top-k 10": ["--top-k", "10", "--num-samples", "2"],
-    "top-p 0.9": ["--top-p", "0.9", "--num-samples", "2"],
+  "greedy": ["--greedy", "--num-samples", "1"],
+  "top-k 10": ["--top-k", "10", "--num-samples", "2"],
+  "top-p 0.9": ["--top-p", "0.9", "--num-samples", "2"],
 }
 
 
 def main(argv) -> None:
-  p = argparse.ArgumentParser(prog="python -m experiments.gpt_grimm", description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = argparse.ArgumentParser(
+    prog="python -m experiments.gpt_grimm",
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
   p.add_argument("--out", default="runs/gpt-grimm", help="run directory")
   args, train_flags = p.parse_known_args(argv)
   cli.main([*ARGS, "--out", args.out, *train_flags])
   parts = []
   for name, flags in DECODINGS.items():
     tmp = io.as_path(args.out) / f".samples_{name.replace(' ', '_')}.txt"
-    cli.main(["gpt-generate", "--checkpoint", args.out, "--which", "last", "--prompt", PROMPT,
-              "--max-new-tokens", "400", "--seed", "0", "--out", str(tmp), *flags])
+    cli.main(
+      [
+        "gpt-generate",
+        "--checkpoint",
+        args.out,
+        "--which",
+        "last",
+        "--prompt",
+        PROMPT,
+        "--max-new-tokens",
+        "400",
+        "--seed",
+        "0",
+        "--out",
+        str(tmp),
+        *flags,
+      ]
+    )
     parts.append(f"=== {name} ({' '.join(flags)})\n{tmp.read_text()}")
     tmp.unlink()
   io.write_text(io.as_path(args.out) / "samples.txt", "\n".join(parts))

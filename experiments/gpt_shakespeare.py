@@ -15,11 +15,43 @@ nanoGPT's, are in docs/gpt-vs-nanogpt.md.
 
 from experiments import run
 
-ARGS = ["gpt-train", "--n-layer", "4", "--n-head", "4", "--n-embd", "128", "--block-size", "64",
-        "--train-batch-size", "12", "--max-steps", "2000", "--learning-rate", "1e-3",
-        "--lr-schedule", "cosine", "--warmup-steps", "100", "--min-learning-rate", "1e-4",
-        "--beta2", "0.99", "--dropout", "0", "--val-fraction", "0.1", "--eval-every", "250",
-        "--eval-iters", "20", "--generate-every", "0", "--out", "runs/gpt-shakespeare"]
+ARGS = [
+  "gpt-train",
+  "--n-layer",
+  "4",
+  "--n-head",
+  "4",
+  "--n-embd",
+  "128",
+  "--block-size",
+  "64",
+  "--train-batch-size",
+  "12",
+  "--max-steps",
+  "2000",
+  "--learning-rate",
+  "1e-3",
+  "--lr-schedule",
+  "cosine",
+  "--warmup-steps",
+  "100",
+  "--min-learning-rate",
+  "1e-4",
+  "--beta2",
+  "0.99",
+  "--dropout",
+  "0",
+  "--val-fraction",
+  "0.1",
+  "--eval-every",
+  "250",
+  "--eval-iters",
+  "20",
+  "--generate-every",
+  "0",
+  "--out",
+  "runs/gpt-shakespeare",
+]
 
 if __name__ == "__main__":
   run(__spec__.name, ARGS)

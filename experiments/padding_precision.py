@@ -19,8 +19,11 @@ from hw2_jax.padding import report
 
 
 def main(argv) -> None:
-  p = argparse.ArgumentParser(prog="python -m experiments.padding_precision", description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+  p = argparse.ArgumentParser(
+    prog="python -m experiments.padding_precision",
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
   p.add_argument("--fp32", default="results/padding-study", help="the float32 study's folder")
   p.add_argument("--bf16", default="results/padding-study-bf16", help="the bf16 study's folder")
   p.add_argument("--out", default="results/padding-study-bf16/comparison.md", help="the table")
@@ -34,11 +37,13 @@ def main(argv) -> None:
     if not path.is_file():
       raise ConfigError(f"no padding study in {folder!r} (no {report.JSON}); pass --{name} DIR")
     studies[name] = io.read_json(path, "the study", f"pass another --{name}")
-  text = ("# Padding study: float32 against bfloat16 GEMMs\n\n"
-          f"Means over the rounds that did not diverge; `{args.fp32}` and `{args.bf16}`. "
-          "Seconds are each configuration's wall time as recorded by its run (the runs did not "
-          "share the same machine load: compare speed with benchmarks/padding_step.py).\n\n"
-          + report.compare(studies))
+  text = (
+    "# Padding study: float32 against bfloat16 GEMMs\n\n"
+    f"Means over the rounds that did not diverge; `{args.fp32}` and `{args.bf16}`. "
+    "Seconds are each configuration's wall time as recorded by its run (the runs did not "
+    "share the same machine load: compare speed with benchmarks/padding_step.py).\n\n"
+    + report.compare(studies)
+  )
   io.write_text(out, text)
   print(text + f"\nwrote {out}")
 

@@ -17,8 +17,17 @@ flat at 48-51% at every angle (table: results/rotation-study/rotation_study.md).
 
 from experiments import run
 
-ARGS = ["rotation-study", "--epochs", "10", "--batch-size", "64", "--learning-rate", "1e-3",
-        "--seeds", "1"]
+ARGS = [
+  "rotation-study",
+  "--epochs",
+  "10",
+  "--batch-size",
+  "64",
+  "--learning-rate",
+  "1e-3",
+  "--seeds",
+  "1",
+]
 
 if __name__ == "__main__":
   run(__spec__.name, ARGS)

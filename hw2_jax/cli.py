@@ -18,13 +18,14 @@ _STUDIES = ("hw2_jax.padding.cli", "hw2_jax.rotation.cli", "hw2_jax.gpt.cli")
 
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
-      prog="python -m hw2_jax",
-      description="Reproduce the hw2 experiments: the CNN padding study, the rotation "
-                  "study and the micro-GPT.",
-      epilog="Outputs go under runs/ unless --out says otherwise. Compiled programs are cached "
-             "in $XDG_CACHE_HOME or ~/.cache, under hw2_jax/jax, so a rerun skips most "
-             "compiling; set JAX_COMPILATION_CACHE_DIR to move the cache or "
-             "HW2_JAX_NO_COMPILE_CACHE=1 to turn it off.")
+    prog="python -m hw2_jax",
+    description="Reproduce the hw2 experiments: the CNN padding study, the rotation "
+    "study and the micro-GPT.",
+    epilog="Outputs go under runs/ unless --out says otherwise. Compiled programs are cached "
+    "in $XDG_CACHE_HOME or ~/.cache, under hw2_jax/jax, so a rerun skips most "
+    "compiling; set JAX_COMPILATION_CACHE_DIR to move the cache or "
+    "HW2_JAX_NO_COMPILE_CACHE=1 to turn it off.",
+  )
   startup.add_flags(parser)
   subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
   for name in _STUDIES:

@@ -16,9 +16,25 @@ import pytest
 from hw2_jax import cli
 
 ROOT = Path(__file__).parents[1]
-PADDING = ["padding-study", "--seeds", "3", "--epochs", "2", "--num-train", "200", "--num-val",
-           "100", "--num-test", "100", "--batch-size", "100", "--nets", "Net1",
-           "--conv-types", "reflect"]
+PADDING = [
+  "padding-study",
+  "--seeds",
+  "3",
+  "--epochs",
+  "2",
+  "--num-train",
+  "200",
+  "--num-val",
+  "100",
+  "--num-test",
+  "100",
+  "--batch-size",
+  "100",
+  "--nets",
+  "Net1",
+  "--conv-types",
+  "reflect",
+]
 
 # Loaded by every Python process of the test (PYTHONPATH): records which process writes what
 # under $WATCH (through Python's audit events), and makes process $FAIL_PROCESS exit with 3.
@@ -53,23 +69,35 @@ _SITECUSTOMIZE = textwrap.dedent("""
 def _env(tmp_path, devices=None, **extra):
   (tmp_path / "site").mkdir(exist_ok=True)
   (tmp_path / "site" / "sitecustomize.py").write_text(_SITECUSTOMIZE)
-  env = dict(os.environ, JAX_PLATFORMS="cpu", HW2_JAX_NO_COMPILE_CACHE="1",
-             PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), str(ROOT)]), **extra)
+  env = dict(
+    os.environ,
+    JAX_PLATFORMS="cpu",
+    HW2_JAX_NO_COMPILE_CACHE="1",
+    PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), str(ROOT)]),
+    **extra,
+  )
   if devices:
     env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
   return env
 
 
 def _hw2_jax(args, env, timeout=300):
-  return subprocess.run([sys.executable, "-m", "hw2_jax", *args], env=env, cwd=ROOT,
-                        capture_output=True, text=True, timeout=timeout)
+  return subprocess.run(
+    [sys.executable, "-m", "hw2_jax", *args],
+    env=env,
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+  )
 
 
 def test_padding_study_two_processes_equal_one_and_only_process_0_writes(tmp_path):
   two, one = tmp_path / "two", tmp_path / "one"
-  r = _hw2_jax(["launch", "--processes", "2", "--devices-per-process", "2", "--",
-                *PADDING, "--out", str(two)],
-               _env(tmp_path, WATCH=str(two), WRITES=str(tmp_path / "writes")))
+  r = _hw2_jax(
+    ["launch", "--processes", "2", "--devices-per-process", "2", "--", *PADDING, "--out", str(two)],
+    _env(tmp_path, WATCH=str(two), WRITES=str(tmp_path / "writes")),
+  )
   assert r.returncode == 0, r.stdout + r.stderr
   assert "[0] wrote" in r.stdout and "[1] wrote" not in r.stdout  # process 0 prints
   r = _hw2_jax([*PADDING, "--out", str(one)], _env(tmp_path, devices=4))
@@ -87,34 +115,70 @@ def test_gpt_two_processes_match_one_and_resume_on_one(tmp_path):
   text = tmp_path / "story.txt"
   words = "the king said to a frog that yesterday I went into the wood with gold".split()
   text.write_text(" ".join(np.random.default_rng(0).choice(words, 800)) + ".\n")
-  common = ["gpt-train", "--txt-file", str(text), "--model-type", "gpt-nano", "--n-layer", "2",
-            "--n-head", "2", "--n-embd", "16", "--block-size", "16", "--train-batch-size", "8",
-            "--no-progress", "--log-every", "2", "--checkpoint-every", "2", "--eval-every", "2",
-            "--eval-iters", "2", "--generate-every", "0", "--no-plots"]
+  common = [
+    "gpt-train",
+    "--txt-file",
+    str(text),
+    "--model-type",
+    "gpt-nano",
+    "--n-layer",
+    "2",
+    "--n-head",
+    "2",
+    "--n-embd",
+    "16",
+    "--block-size",
+    "16",
+    "--train-batch-size",
+    "8",
+    "--no-progress",
+    "--log-every",
+    "2",
+    "--checkpoint-every",
+    "2",
+    "--eval-every",
+    "2",
+    "--eval-iters",
+    "2",
+    "--generate-every",
+    "0",
+    "--no-plots",
+  ]
   two, one = tmp_path / "two", tmp_path / "one"
-  r = _hw2_jax(["launch", "--processes", "2", "--", *common, "--max-steps", "4", "--out",
-                str(two)], _env(tmp_path, WATCH=str(two), WRITES=str(tmp_path / "writes")))
+  r = _hw2_jax(
+    ["launch", "--processes", "2", "--", *common, "--max-steps", "4", "--out", str(two)],
+    _env(tmp_path, WATCH=str(two), WRITES=str(tmp_path / "writes")),
+  )
   assert r.returncode == 0, r.stdout + r.stderr
   r = _hw2_jax([*common, "--max-steps", "6", "--out", str(one)], _env(tmp_path, devices=2))
   assert r.returncode == 0, r.stdout + r.stderr
-  steps = lambda d: [(rec["step"], rec["loss"]) for rec in map(json.loads, (
-      d / "metrics.jsonl").read_text().splitlines()) if rec["kind"] == "step"]
+  steps = lambda d: [
+    (rec["step"], rec["loss"])
+    for rec in map(json.loads, (d / "metrics.jsonl").read_text().splitlines())
+    if rec["kind"] == "step"
+  ]
   assert steps(two) == steps(one)[:4]  # the same global batch: the same losses
   # process 1 wrote nothing but its share of the checkpoints (Orbax, every process takes part)
   other = tmp_path / "writes.1"
-  assert not other.exists() or all("/checkpoints/" in line
-                                    for line in other.read_text().splitlines())
-  r = _hw2_jax([*common, "--max-steps", "6", "--out", str(two), "--resume"],
-               _env(tmp_path, devices=1))  # one process, one device
+  assert not other.exists() or all(
+    "/checkpoints/" in line for line in other.read_text().splitlines()
+  )
+  r = _hw2_jax(
+    [*common, "--max-steps", "6", "--out", str(two), "--resume"], _env(tmp_path, devices=1)
+  )  # one process, one device
   assert r.returncode == 0, r.stdout + r.stderr
-  np.testing.assert_allclose([loss for _, loss in steps(two)], [loss for _, loss in steps(one)],
-                             rtol=1e-5)
+  np.testing.assert_allclose(
+    [loss for _, loss in steps(two)], [loss for _, loss in steps(one)], rtol=1e-5
+  )
 
 
 def test_a_failing_process_stops_the_launch(tmp_path):
   start = time.monotonic()
-  r = _hw2_jax(["launch", "--processes", "2", "--", *PADDING, "--out", str(tmp_path / "o")],
-               _env(tmp_path, FAIL_PROCESS="1"), timeout=120)
+  r = _hw2_jax(
+    ["launch", "--processes", "2", "--", *PADDING, "--out", str(tmp_path / "o")],
+    _env(tmp_path, FAIL_PROCESS="1"),
+    timeout=120,
+  )
   assert r.returncode == 3
   assert "process 1 exited with status 3; stopped the other processes" in r.stderr
   assert time.monotonic() - start < 100  # process 0 did not wait for its peer forever

@@ -18,9 +18,24 @@ def test_a_second_run_into_a_claimed_folder_is_refused_with_the_owner_pid(tmp_pa
   out = tmp_path / "out"
   with rundir.claim(out):
     r = subprocess.run(
-        [sys.executable, "-m", "hw2_jax", "padding-study", "--seeds", "1", "--epochs", "1",
-         "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120,
-        env=dict(os.environ, HW2_JAX_SYSTEM_MALLOC="1"))
+      [
+        sys.executable,
+        "-m",
+        "hw2_jax",
+        "padding-study",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+      ],
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      timeout=120,
+      env=dict(os.environ, HW2_JAX_SYSTEM_MALLOC="1"),
+    )
   assert r.returncode == 2, r.stderr
   assert f"is in use by another run (process {os.getpid()})" in r.stderr
   assert r.stderr.count("\n") == 1 and not (out / "padding_study.json").exists()
@@ -31,9 +46,16 @@ def test_a_second_run_into_a_claimed_folder_is_refused_with_the_owner_pid(tmp_pa
 def test_a_killed_runs_lock_does_not_block(tmp_path):
   out = tmp_path / "out"
   holder = subprocess.Popen(  # takes the lock, then is killed without releasing it
-      [sys.executable, "-c", "import sys, time; from hw2_jax.core import rundir\n"
-       f"with rundir.claim({str(out)!r}):\n  print('held', flush=True); time.sleep(60)"],
-      cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    [
+      sys.executable,
+      "-c",
+      "import sys, time; from hw2_jax.core import rundir\n"
+      f"with rundir.claim({str(out)!r}):\n  print('held', flush=True); time.sleep(60)",
+    ],
+    cwd=ROOT,
+    stdout=subprocess.PIPE,
+    text=True,
+  )
   assert holder.stdout.readline().strip() == "held"
   with pytest.raises(ConfigError, match=f"process {holder.pid}"):
     with rundir.claim(out):

@@ -26,8 +26,8 @@ def test_window_starts_are_uniform_with_replacement():
   N, T = 14, 8  # N - T = 6 windows of T + 1
   x, _ = data.sample_batch(jax.random.key(1), jnp.arange(N), 6000, T)
   counts = np.bincount(np.asarray(x[:, 0]), minlength=N)
-  assert counts[N - T:].sum() == 0
-  chex.assert_trees_all_close(counts[:N - T] / 6000, np.full(N - T, 1 / 6), atol=0.02)
+  assert counts[N - T :].sum() == 0
+  chex.assert_trees_all_close(counts[: N - T] / 6000, np.full(N - T, 1 / 6), atol=0.02)
 
 
 def test_steps_per_epoch():
@@ -92,5 +92,7 @@ def test_default_book_with_a_wrong_checksum_is_refused(tmp_path):
   with pytest.raises(ConfigError, match="sha256.*not the expected.*--txt-file"):
     data.load_text(None, tmp_path / "cache", url=src.as_uri())
   assert not (tmp_path / "cache" / data.DEFAULT_BOOK_NAME).exists()
-  assert data.DEFAULT_BOOK_URL.endswith("318b2c7bfc783dc5df47f4f812f83ae9ed6a3dcc/assignment2/"
-                                        "part2/assets/book_EN_grimms_fairy_tales.txt")
+  assert data.DEFAULT_BOOK_URL.endswith(
+    "318b2c7bfc783dc5df47f4f812f83ae9ed6a3dcc/assignment2/"
+    "part2/assets/book_EN_grimms_fairy_tales.txt"
+  )

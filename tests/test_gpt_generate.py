@@ -12,7 +12,7 @@ import pytest
 
 from hw2_jax.cli import main
 from hw2_jax.gpt import train as train_lib
-from hw2_jax.gpt.config import ModelConfig, Config
+from hw2_jax.gpt.config import Config, ModelConfig
 from hw2_jax.gpt.generate import Generator, filter_logits, pick_tokens
 from hw2_jax.gpt.model import init_params
 from hw2_jax.gpt.tokenizer import CharTokenizer
@@ -26,15 +26,16 @@ def _probs(**kw):
 
 
 def test_top_k_keeps_the_k_most_likely():
-  chex.assert_trees_all_close(_probs(top_k=2), np.array(
-      [[2 / 3, 1 / 3, 0, 0], [0, 0, 1 / 3, 2 / 3]]), atol=1e-6)
-  chex.assert_trees_all_close(_probs(top_k=1), np.array(
-      [[1, 0, 0, 0], [0, 0, 0, 1]]), atol=1e-6)
+  chex.assert_trees_all_close(
+    _probs(top_k=2), np.array([[2 / 3, 1 / 3, 0, 0], [0, 0, 1 / 3, 2 / 3]]), atol=1e-6
+  )
+  chex.assert_trees_all_close(_probs(top_k=1), np.array([[1, 0, 0, 0], [0, 0, 0, 1]]), atol=1e-6)
   chex.assert_trees_all_close(_probs(top_k=4), PROBS, atol=1e-6)
 
 
-@pytest.mark.parametrize("p,kept", [(0.5, 1), (0.7, 2), (0.75, 2), (0.76, 3), (0.9, 3),
-                                    (0.91, 4), (1.0, 4)])
+@pytest.mark.parametrize(
+  "p,kept", [(0.5, 1), (0.7, 2), (0.75, 2), (0.76, 3), (0.9, 3), (0.91, 4), (1.0, 4)]
+)
 def test_top_p_keeps_the_smallest_set_reaching_p(p, kept):
   probs = _probs(top_p=p)
   for row, ref in zip(probs, PROBS):
@@ -46,8 +47,9 @@ def test_top_p_keeps_the_smallest_set_reaching_p(p, kept):
 
 def test_temperature_scales_logits():
   for t in (0.5, 1.0, 3.0):
-    chex.assert_trees_all_close(_probs(temperature=t), np.asarray(
-        jax.nn.softmax(LOGITS / t, axis=-1)), atol=1e-6)
+    chex.assert_trees_all_close(
+      _probs(temperature=t), np.asarray(jax.nn.softmax(LOGITS / t, axis=-1)), atol=1e-6
+    )
   # low temperature concentrates on the argmax, high flattens towards uniform
   assert _probs(temperature=0.05)[0, 0] > 0.99
   assert _probs(temperature=100.0).std() < 0.01
@@ -68,13 +70,15 @@ def test_pick_tokens_greedy_and_sampled():
 def test_cached_decoding_equals_the_full_forward(abs_emb):
   """Every step's logits with the key/value cache equal those of running the model on the
   whole (cropped) context; so do the tokens, greedy or sampled with the same key."""
-  cfg = ModelConfig(vocab_size=13, n_layer=2, n_head=2, n_embd=16, block_size=8, dropout=0.0,
-                    abs_emb=abs_emb)
+  cfg = ModelConfig(
+    vocab_size=13, n_layer=2, n_head=2, n_embd=16, block_size=8, dropout=0.0, abs_emb=abs_emb
+  )
   params = init_params(cfg, jax.random.PRNGKey(1))
   leaves, treedef = jax.tree.flatten(params)  # large random weights: context matters
   keys = jax.random.split(jax.random.PRNGKey(2), len(leaves))
-  params = jax.tree.unflatten(treedef, [p + 0.5 * jax.random.normal(k, p.shape)
-                                        for p, k in zip(leaves, keys)])
+  params = jax.tree.unflatten(
+    treedef, [p + 0.5 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys)]
+  )
   gen = Generator(cfg)
   calls, logits = collections.Counter(), []
 
@@ -84,6 +88,7 @@ def test_cached_decoding_equals_the_full_forward(abs_emb):
       calls.update([name])
       logits.append(np.asarray(out[0] if isinstance(out, tuple) else out))
       return out
+
     return call
 
   for name in ("_prefill", "_decode", "_window"):
@@ -104,18 +109,23 @@ def test_cached_decoding_equals_the_full_forward(abs_emb):
   np.testing.assert_array_equal(cached[:, :3], np.tile(prompt, (2, 1)))
   # sampling with the same key gives the same tokens too
   kw.update(greedy=False, top_k=5)
-  np.testing.assert_array_equal(gen.generate(params, prompt, use_cache=True, **kw),
-                                gen.generate(params, prompt, use_cache=False, **kw))
+  np.testing.assert_array_equal(
+    gen.generate(params, prompt, use_cache=True, **kw),
+    gen.generate(params, prompt, use_cache=False, **kw),
+  )
   # a prompt longer than block_size is cropped to its last block_size tokens
   long = np.arange(12, dtype=np.int32) % 13
   kw.update(greedy=True, top_k=None, max_new_tokens=4)
-  np.testing.assert_array_equal(gen.generate(params, long, **kw)[:, 12:],
-                                gen.generate(params, long[-8:], **kw)[:, 8:])
+  np.testing.assert_array_equal(
+    gen.generate(params, long, **kw)[:, 12:], gen.generate(params, long[-8:], **kw)[:, 8:]
+  )
   # by default: sampled at temperature 1 from every token, with the cache
   key = jax.random.PRNGKey(3)
   default = gen.generate(params, prompt, 2, 10, key)
-  np.testing.assert_array_equal(default, gen.generate(params, prompt, 2, 10, key, greedy=False,
-                                                      temperature=1.0, use_cache=False))
+  np.testing.assert_array_equal(
+    default,
+    gen.generate(params, prompt, 2, 10, key, greedy=False, temperature=1.0, use_cache=False),
+  )
   assert not np.array_equal(default, gen.generate(params, prompt, 2, 10, key, greedy=True))
   assert not np.array_equal(default, gen.generate(params, prompt, 2, 10, key, temperature=2.0))
 
@@ -129,9 +139,19 @@ def run_dir(tmp_path_factory):
   root = tmp_path_factory.mktemp("gen")
   text = root / "text.txt"
   text.write_text(TEXT * 20, encoding="utf-8")
-  cfg = Config(out=str(root / "run"), txt_file=str(text), model_type="gpt-nano",
-                    n_layer=1, n_head=2, n_embd=16, block_size=8, train_batch_size=4,
-                    max_steps=1, generate_every=0, progress=False)
+  cfg = Config(
+    out=str(root / "run"),
+    txt_file=str(text),
+    model_type="gpt-nano",
+    n_layer=1,
+    n_head=2,
+    n_embd=16,
+    block_size=8,
+    train_batch_size=4,
+    max_steps=1,
+    generate_every=0,
+    progress=False,
+  )
   train_lib.train_and_evaluate(cfg)
   return root / "run"
 
@@ -141,32 +161,89 @@ def test_generate_flags_reach_the_generator(run_dir, monkeypatch, capsys):
   real_generate, real_restore = Generator.generate, train_lib.restore_run
 
   def generate(self, params, prompt_T, num_samples, max_new_tokens, key, **kwargs):
-    calls.append(dict(cfg=self.cfg, prompt=np.asarray(prompt_T), num_samples=num_samples,
-                      max_new_tokens=max_new_tokens, key=np.asarray(jax.random.key_data(key)), **kwargs))
+    calls.append(
+      dict(
+        cfg=self.cfg,
+        prompt=np.asarray(prompt_T),
+        num_samples=num_samples,
+        max_new_tokens=max_new_tokens,
+        key=np.asarray(jax.random.key_data(key)),
+        **kwargs,
+      )
+    )
     return real_generate(self, params, prompt_T, num_samples, max_new_tokens, key, **kwargs)
 
   restored = []
   monkeypatch.setattr(Generator, "generate", generate)
-  monkeypatch.setattr(train_lib, "restore_run",
-                      lambda run, which, step=None: restored.append((which, step))
-                      or real_restore(run, which, step))
+  monkeypatch.setattr(
+    train_lib,
+    "restore_run",
+    lambda run, which, step=None: restored.append((which, step)) or real_restore(run, which, step),
+  )
   out_file = run_dir.parent / "samples.txt"
-  main(["gpt-generate", "--checkpoint", str(run_dir), "--which", "best", "--prompt", "the fr",
-        "--num-samples", "3", "--max-new-tokens", "7", "--temperature", "0.7", "--top-k", "4",
-        "--seed", "5", "--precision", "bf16", "--no-cache", "--out", str(out_file)])
-  main(["gpt-generate", "--checkpoint", str(run_dir), "--greedy", "--top-p", "0.8",
-        "--max-new-tokens", "2", "--which", "last", "--step", "1"])
+  main(
+    [
+      "gpt-generate",
+      "--checkpoint",
+      str(run_dir),
+      "--which",
+      "best",
+      "--prompt",
+      "the fr",
+      "--num-samples",
+      "3",
+      "--max-new-tokens",
+      "7",
+      "--temperature",
+      "0.7",
+      "--top-k",
+      "4",
+      "--seed",
+      "5",
+      "--precision",
+      "bf16",
+      "--no-cache",
+      "--out",
+      str(out_file),
+    ]
+  )
+  main(
+    [
+      "gpt-generate",
+      "--checkpoint",
+      str(run_dir),
+      "--greedy",
+      "--top-p",
+      "0.8",
+      "--max-new-tokens",
+      "2",
+      "--which",
+      "last",
+      "--step",
+      "1",
+    ]
+  )
   assert restored == [("best", None), ("last", 1)]
   tok = CharTokenizer.from_text(TEXT)
   sampled, greedy = calls
   np.testing.assert_array_equal(sampled["prompt"], tok.encode("the fr"))
   assert (sampled["num_samples"], sampled["max_new_tokens"]) == (3, 7)
   np.testing.assert_array_equal(sampled["key"], jax.random.key_data(jax.random.key(5)))
-  assert (sampled["greedy"], sampled["temperature"], sampled["top_k"], sampled["top_p"],
-          sampled["use_cache"]) == (False, 0.7, 4, None, False)
+  assert (
+    sampled["greedy"],
+    sampled["temperature"],
+    sampled["top_k"],
+    sampled["top_p"],
+    sampled["use_cache"],
+  ) == (False, 0.7, 4, None, False)
   assert sampled["cfg"].dtype == "bfloat16"
-  assert (greedy["greedy"], greedy["temperature"], greedy["top_k"], greedy["top_p"],
-          greedy["use_cache"]) == (True, 1.0, None, 0.8, True)
+  assert (
+    greedy["greedy"],
+    greedy["temperature"],
+    greedy["top_k"],
+    greedy["top_p"],
+    greedy["use_cache"],
+  ) == (True, 1.0, None, 0.8, True)
   assert (greedy["num_samples"], greedy["max_new_tokens"]) == (1, 2)
   assert greedy["cfg"].dtype == "float32"  # auto: the run's precision (fp32 on the CPU)
   np.testing.assert_array_equal(greedy["key"], jax.random.key_data(jax.random.key(0)))
@@ -174,11 +251,15 @@ def test_generate_flags_reach_the_generator(run_dir, monkeypatch, capsys):
   assert printed.count("--- sample") == 4 and printed.count("(step 1)") == 4
   text = out_file.read_text()
   assert text.count("--- sample") == 3 and all(
-      line.startswith("the fr") and len(line) == 6 + 7
-      for line in text.splitlines() if not line.startswith("---"))
+    line.startswith("the fr") and len(line) == 6 + 7
+    for line in text.splitlines()
+    if not line.startswith("---")
+  )
 
 
-@pytest.mark.parametrize("flags,message", [
+@pytest.mark.parametrize(
+  "flags,message",
+  [
     (["--which", "middle"], "unknown --which 'middle'"),
     (["--precision", "fp8"], "unknown --precision 'fp8'"),
     (["--num-samples", "0"], "--num-samples must be >= 1"),
@@ -189,7 +270,8 @@ def test_generate_flags_reach_the_generator(run_dir, monkeypatch, capsys):
     (["--top-p", "1.5"], "--top-p must be in (0, 1]"),
     (["--prompt", ""], "--prompt is empty"),
     (["--top-k", "99"], "--top-k 99 exceeds the vocabulary size"),
-])
+  ],
+)
 def test_generate_rejects_bad_flags_in_one_line(run_dir, flags, message, capsys, monkeypatch):
   monkeypatch.setattr(Generator, "generate", lambda *a, **k: pytest.fail("generated"))
   with pytest.raises(SystemExit) as e:
@@ -202,10 +284,12 @@ def test_generate_rejects_bad_flags_in_one_line(run_dir, flags, message, capsys,
 def test_one_generator_per_model_config():
   """gpt-train's samples and gpt-generate share one Generator (and its compiled functions)
   per model config."""
-  from hw2_jax.gpt.generate import get_generator  # pylint: disable=import-outside-toplevel
+  from hw2_jax.gpt.generate import get_generator
+
   cfg = ModelConfig(vocab_size=13, n_layer=1, n_head=2, n_embd=16, block_size=8)
   gen = get_generator(cfg)
   assert isinstance(gen, Generator) and gen.cfg == cfg
-  assert get_generator(ModelConfig(vocab_size=13, n_layer=1, n_head=2, n_embd=16,
-                                   block_size=8)) is gen
+  assert (
+    get_generator(ModelConfig(vocab_size=13, n_layer=1, n_head=2, n_embd=16, block_size=8)) is gen
+  )
   assert get_generator(dataclasses.replace(cfg, n_layer=2)) is not gen

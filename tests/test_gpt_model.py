@@ -40,8 +40,9 @@ def _perturbed(params, key):
   that forgets one of them is seen."""
   leaves, treedef = jax.tree.flatten(params)
   keys = jax.random.split(jax.random.PRNGKey(key), len(leaves))
-  return jax.tree.unflatten(treedef, [p + 0.1 * jax.random.normal(k, p.shape, p.dtype)
-                                      for p, k in zip(leaves, keys)])
+  return jax.tree.unflatten(
+    treedef, [p + 0.1 * jax.random.normal(k, p.shape, p.dtype) for p, k in zip(leaves, keys)]
+  )
 
 
 def _reference(cfg, params, idx):
@@ -56,19 +57,22 @@ def _reference(cfg, params, idx):
   idx = np.asarray(idx)
   B, T = idx.shape
   H, K = cfg.n_head, cfg.n_embd // cfg.n_head
+
   def rms(x, params):  # RMSNorm (eps 1e-6), or LayerNorm (eps 1e-5, with a bias)
     if cfg.norm == "layernorm":
       x = x - x.mean(-1, keepdims=True)
       return x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-5) * params["scale"] + params["bias"]
     return x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6) * params["scale"]
+
   dense = lambda x, d: x @ d["kernel"] + d.get("bias", 0.0)
 
   def rotate(x_BTHK):
     theta = cfg.rope_base ** (-np.arange(0, K, 2) / K)
     angle = np.arange(T)[None, :, None, None] * theta
-    x1, x2 = x_BTHK[..., :K // 2], x_BTHK[..., K // 2:]
-    return np.concatenate([x1 * np.cos(angle) - x2 * np.sin(angle),
-                           x1 * np.sin(angle) + x2 * np.cos(angle)], -1)
+    x1, x2 = x_BTHK[..., : K // 2], x_BTHK[..., K // 2 :]
+    return np.concatenate(
+      [x1 * np.cos(angle) - x2 * np.sin(angle), x1 * np.sin(angle) + x2 * np.cos(angle)], -1
+    )
 
   x = p["wte"]["embedding"][idx]
   if cfg.abs_emb:
@@ -76,8 +80,10 @@ def _reference(cfg, params, idx):
   probs = []
   for i in range(cfg.n_layer):
     blk = p[f"h_{i}"]
-    q, k, v = (a.reshape(B, T, H, K) for a in np.split(
-        dense(rms(x, blk["ln_1"]), blk["attn"]["c_attn"]), 3, -1))
+    q, k, v = (
+      a.reshape(B, T, H, K)
+      for a in np.split(dense(rms(x, blk["ln_1"]), blk["attn"]["c_attn"]), 3, -1)
+    )
     if not cfg.abs_emb:
       q, k = rotate(q), rotate(k)
     att = np.einsum("bthk,bshk->bhts", q, k) / np.sqrt(K)
@@ -88,7 +94,7 @@ def _reference(cfg, params, idx):
     y = np.einsum("bhts,bshk->bthk", att, v).reshape(B, T, H * K)
     x = x + dense(y, blk["attn"]["c_proj"])
     u = dense(rms(x, blk["ln_2"]), blk["mlp"]["c_fc"])
-    u = 0.5 * u * (1 + np.tanh(np.sqrt(2 / np.pi) * (u + 0.044715 * u ** 3)))
+    u = 0.5 * u * (1 + np.tanh(np.sqrt(2 / np.pi) * (u + 0.044715 * u**3)))
     x = x + dense(u, blk["mlp"]["c_proj"])
   return dense(rms(x, p["ln_f"]), p["lm_head"]), probs
 
@@ -98,17 +104,30 @@ def test_parameter_tree_pins_the_architecture():
   before the MLP and at the end (ln_f); fused q/k/v; a 4x MLP; a bias-free head; learned
   positions only with abs_emb. Float32 whatever the compute dtype."""
   D, V = CFG.n_embd, CFG.vocab_size
-  block = {"ln_1": {"scale": (D,)}, "ln_2": {"scale": (D,)},
-           "attn": {"c_attn": {"kernel": (D, 3 * D), "bias": (3 * D,)},
-                    "c_proj": {"kernel": (D, D), "bias": (D,)}},
-           "mlp": {"c_fc": {"kernel": (D, 4 * D), "bias": (4 * D,)},
-                   "c_proj": {"kernel": (4 * D, D), "bias": (D,)}}}
-  want = {"wte": {"embedding": (V, D)}, "h_0": block, "h_1": block, "ln_f": {"scale": (D,)},
-          "lm_head": {"kernel": (D, V)}}
+  block = {
+    "ln_1": {"scale": (D,)},
+    "ln_2": {"scale": (D,)},
+    "attn": {
+      "c_attn": {"kernel": (D, 3 * D), "bias": (3 * D,)},
+      "c_proj": {"kernel": (D, D), "bias": (D,)},
+    },
+    "mlp": {
+      "c_fc": {"kernel": (D, 4 * D), "bias": (4 * D,)},
+      "c_proj": {"kernel": (4 * D, D), "bias": (D,)},
+    },
+  }
+  want = {
+    "wte": {"embedding": (V, D)},
+    "h_0": block,
+    "h_1": block,
+    "ln_f": {"scale": (D,)},
+    "lm_head": {"kernel": (D, V)},
+  }
   params = init_params(CFG, jax.random.PRNGKey(0))
   assert jax.tree.map(jnp.shape, params) == want
-  abs_params = init_params(dataclasses.replace(CFG, abs_emb=True, dtype="bfloat16"),
-                           jax.random.PRNGKey(0))
+  abs_params = init_params(
+    dataclasses.replace(CFG, abs_emb=True, dtype="bfloat16"), jax.random.PRNGKey(0)
+  )
   assert jax.tree.map(jnp.shape, abs_params) == {**want, "wpe": {"embedding": (8, D)}}
   chex.assert_trees_all_equal_dtypes(abs_params, jax.tree.map(jnp.float32, abs_params))
 
@@ -125,8 +144,10 @@ def test_every_layer_computes_in_the_configs_dtype(path, dtype):
 
   def record(next_fun, args, kwargs, context):
     out = next_fun(*args, **kwargs)
-    if isinstance(context.module, (nn.Dense, nn.Embed, nn.RMSNorm)) and \
-        context.method_name == "__call__":
+    if (
+      isinstance(context.module, (nn.Dense, nn.Embed, nn.RMSNorm))
+      and context.method_name == "__call__"
+    ):
       seen.append(("/".join(context.module.scope.path), jnp.result_type(out)))
     return out
 
@@ -138,18 +159,22 @@ def test_every_layer_computes_in_the_configs_dtype(path, dtype):
   assert logits.dtype == jnp.float32
   dense = [d for name, d in seen if name.split("/")[-1] in ("c_attn", "c_proj", "c_fc", "lm_head")]
   other = [d for name, d in seen if name.split("/")[-1] in ("wte", "wpe", "ln_1", "ln_2", "ln_f")]
-  assert len(seen) == 2 + cfg.n_layer * 6 + 2, seen  # wte, wpe; per block 2 norms, 4 dense; ln_f, head
+  assert len(seen) == 2 + cfg.n_layer * 6 + 2, (
+    seen
+  )  # wte, wpe; per block 2 norms, 4 dense; ln_f, head
   assert len(dense) == cfg.n_layer * 4 + 1 and set(dense) == {jnp.dtype(dtype)}, seen
   assert len(other) == 2 + cfg.n_layer * 2 + 1 and set(other) == {jnp.dtype("float32")}, seen
 
 
-@pytest.mark.parametrize("path,abs_emb,norm", [("explicit", False, "rmsnorm"),
-                                               ("fused", False, "rmsnorm"),
-                                               ("explicit", True, "layernorm")])
+@pytest.mark.parametrize(
+  "path,abs_emb,norm",
+  [("explicit", False, "rmsnorm"), ("fused", False, "rmsnorm"), ("explicit", True, "layernorm")],
+)
 def test_logits_equal_an_independent_numpy_forward(path, abs_emb, norm):
   # A RoPE base other than the default: the model must use cfg.rope_base.
-  cfg = dataclasses.replace(CFG, fused_attention=PATHS[path], abs_emb=abs_emb, rope_base=50.0,
-                            norm=norm)
+  cfg = dataclasses.replace(
+    CFG, fused_attention=PATHS[path], abs_emb=abs_emb, rope_base=50.0, norm=norm
+  )
   params = _perturbed(init_params(cfg, jax.random.PRNGKey(1)), 11)
   idx = _tokens(1)
   want, want_probs = _reference(cfg, params, idx)
@@ -184,10 +209,10 @@ def test_causality(path, dtype):
   params = _perturbed(init_params(cfg, jax.random.PRNGKey(3)), 13)
   idx = _tokens(3)
   for t in (0, 3, 6):
-    changed = idx.at[:, t + 1:].set((idx[:, t + 1:] + 1) % 11)
+    changed = idx.at[:, t + 1 :].set((idx[:, t + 1 :] + 1) % 11)
     a, b = _apply(cfg, params, idx), _apply(cfg, params, changed)
-    chex.assert_trees_all_close(a[:, :t + 1], b[:, :t + 1], atol=1e-6)
-    assert np.abs(np.asarray(a[:, t + 1:]) - np.asarray(b[:, t + 1:])).max() > 1e-2
+    chex.assert_trees_all_close(a[:, : t + 1], b[:, : t + 1], atol=1e-6)
+    assert np.abs(np.asarray(a[:, t + 1 :]) - np.asarray(b[:, t + 1 :])).max() > 1e-2
 
 
 @functools.partial(jax.jit, static_argnums=(0, 3))
@@ -244,15 +269,16 @@ def test_rope_matches_complex_rotation_and_is_relative():
   x = jax.random.normal(jax.random.key(3), (2, 5, 3, K))
   pos = jnp.array([0, 1, 2, 7, 40])
   y = jax.jit(rope)(x, pos)
-  chex.assert_trees_all_close(jnp.linalg.norm(y, axis=-1), jnp.linalg.norm(x, axis=-1),
-                              rtol=1e-5)
+  chex.assert_trees_all_close(jnp.linalg.norm(y, axis=-1), jnp.linalg.norm(x, axis=-1), rtol=1e-5)
   # independent reference: pairs (x_i, x_{i+K/2}) as complex numbers times e^{i pos theta_i}
   xn = np.asarray(x, np.float64)
   theta = 1.0 / 10000 ** (np.arange(0, K, 2) / K)
-  z = (xn[..., :K // 2] + 1j * xn[..., K // 2:]) * np.exp(
-      1j * np.asarray(pos)[None, :, None, None] * theta)
-  chex.assert_trees_all_close(np.asarray(y, np.float64),
-                              np.concatenate([z.real, z.imag], -1), atol=1e-5)
+  z = (xn[..., : K // 2] + 1j * xn[..., K // 2 :]) * np.exp(
+    1j * np.asarray(pos)[None, :, None, None] * theta
+  )
+  chex.assert_trees_all_close(
+    np.asarray(y, np.float64), np.concatenate([z.real, z.imag], -1), atol=1e-5
+  )
   q, k = jax.random.normal(jax.random.key(4), (2, 1, 1, 1, K))
   qk = jax.jit(lambda m, n: jnp.sum(rope(q, m[None]) * rope(k, n[None])))
   dot = lambda m, n: float(qk(jnp.int32(m), jnp.int32(n)))
@@ -266,8 +292,10 @@ def test_init_statistics():
   cfg = ModelConfig(vocab_size=64, n_layer=4, n_head=4, n_embd=128, abs_emb=True)
   params = init_params(cfg, jax.random.PRNGKey(6))
   assert "wpe" in params  # the learned positions are initialised like the token embedding
-  flat = {"/".join(k.key for k in path): np.asarray(v)
-          for path, v in jax.tree_util.tree_flatten_with_path(params)[0]}
+  flat = {
+    "/".join(k.key for k in path): np.asarray(v)
+    for path, v in jax.tree_util.tree_flatten_with_path(params)[0]
+  }
   proj_std = 0.02 / math.sqrt(2 * cfg.n_layer)
   for name, v in flat.items():
     if name.endswith("bias"):
@@ -291,7 +319,7 @@ def test_kv_cache_matches_full_forward(fused, abs_emb):
   logits, cache = _apply(cfg, params, idx[:, :3], 0, init_cache(cfg, 3))
   chex.assert_trees_all_close(logits, full[:, :3], atol=1e-5)
   for t in range(3, 8):
-    logits, cache = _apply(cfg, params, idx[:, t:t + 1], t, cache)
+    logits, cache = _apply(cfg, params, idx[:, t : t + 1], t, cache)
     chex.assert_trees_all_close(logits[:, 0], full[:, t], atol=1e-5)
 
 
@@ -303,8 +331,9 @@ def test_training_dropout_is_applied_on_the_fused_path_too():
   fused = dataclasses.replace(explicit, fused_attention=True)
   params = init_params(explicit, jax.random.key(8))
   idx = _tokens(8)
-  run = lambda cfg, key, train: GPT(cfg).apply({"params": params}, idx, train=train,
-                                               rngs={"dropout": jax.random.key(key)})
+  run = lambda cfg, key, train: GPT(cfg).apply(
+    {"params": params}, idx, train=train, rngs={"dropout": jax.random.key(key)}
+  )
   a, b = run(fused, 0, True), run(fused, 1, True)
   assert not np.allclose(a, b)  # dropout is active
   chex.assert_trees_all_equal(a, run(explicit, 0, True))
@@ -317,8 +346,9 @@ def test_bf16_casts_only_the_matmul_operands():
   RMSNorm and the logits stay float32."""
   cfg = dataclasses.replace(CFG, dtype="bfloat16")
   params = init_params(cfg, jax.random.key(9))
-  _, state = GPT(cfg).apply({"params": params}, _tokens(9), capture_intermediates=True,
-                            mutable=["intermediates"])
+  _, state = GPT(cfg).apply(
+    {"params": params}, _tokens(9), capture_intermediates=True, mutable=["intermediates"]
+  )
   inter = state["intermediates"]
   dtype = lambda tree: jax.tree.leaves(tree["__call__"])[0].dtype
   assert dtype(inter["wte"]) == jnp.float32
@@ -332,7 +362,8 @@ def test_bf16_casts_only_the_matmul_operands():
 
 def test_mlp_is_tanh_gelu_between_its_two_layers():
   """At pre-activations of a few units, where exact and tanh GELU differ by ~1e-3."""
-  from hw2_jax.gpt.model import MLP  # pylint: disable=import-outside-toplevel
+  from hw2_jax.gpt.model import MLP
+
   cfg = dataclasses.replace(CFG, dropout=0.0)
   x = 2.0 * jax.random.normal(jax.random.key(7), (2, 3, cfg.n_embd))
   params = MLP(cfg).init(jax.random.key(8), x, False)["params"]
@@ -340,22 +371,32 @@ def test_mlp_is_tanh_gelu_between_its_two_layers():
   p = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
   u = np.asarray(x, np.float64) @ p["c_fc"]["kernel"] + p["c_fc"]["bias"]
   assert np.abs(u).max() > 2
-  u = 0.5 * u * (1 + np.tanh(np.sqrt(2 / np.pi) * (u + 0.044715 * u ** 3)))
+  u = 0.5 * u * (1 + np.tanh(np.sqrt(2 / np.pi) * (u + 0.044715 * u**3)))
   want = u @ p["c_proj"]["kernel"] + p["c_proj"]["bias"]
   chex.assert_trees_all_close(MLP(cfg).apply({"params": params}, x, False), want, atol=1e-4)
 
 
-@pytest.mark.parametrize("dropout,train,explicit", [
+@pytest.mark.parametrize(
+  "dropout,train,explicit",
+  [
     (0.1, False, False),  # evaluation: the fused kernel, dropout or not
-    (0.0, True, False),   # training without dropout: the fused kernel
-    (0.1, True, True),    # training with dropout: the explicit path (the kernel has none)
-])
+    (0.0, True, False),  # training without dropout: the fused kernel
+    (0.1, True, True),  # training with dropout: the explicit path (the kernel has none)
+  ],
+)
 def test_fused_attention_is_left_only_to_apply_dropout(dropout, train, explicit):
   """With fused_attention the explicit path (the one that records attention probabilities)
   runs only when training with dropout."""
   cfg = dataclasses.replace(CFG, fused_attention=True, dropout=dropout)
   params = init_params(cfg, jax.random.key(9))
-  _, inter = jax.eval_shape(lambda p: GPT(cfg).apply(
-      {"params": p}, _tokens(), train=train, rngs={"dropout": jax.random.key(0)},
-      mutable=("intermediates",)), params)
+  _, inter = jax.eval_shape(
+    lambda p: GPT(cfg).apply(
+      {"params": p},
+      _tokens(),
+      train=train,
+      rngs={"dropout": jax.random.key(0)},
+      mutable=("intermediates",),
+    ),
+    params,
+  )
   assert ("intermediates" in inter and "h_0" in inter["intermediates"]) == explicit

@@ -31,8 +31,21 @@ from hw2_jax.gpt.optimizer import learning_rate_schedule, make_optimizer
 from hw2_jax.gpt.rundir import RunDir
 from hw2_jax.gpt.train import create_state, make_train_step, restore_run, train_and_evaluate
 
-TINY = ["--model-type", "gpt-nano", "--n-layer", "2", "--n-head", "2", "--n-embd", "16",
-        "--block-size", "16", "--train-batch-size", "8", "--no-progress"]
+TINY = [
+  "--model-type",
+  "gpt-nano",
+  "--n-layer",
+  "2",
+  "--n-head",
+  "2",
+  "--n-embd",
+  "16",
+  "--block-size",
+  "16",
+  "--train-batch-size",
+  "8",
+  "--no-progress",
+]
 
 
 WORDS = "the king said to a frog that yesterday I went into the wood with gold".split()
@@ -60,29 +73,47 @@ def _steps(run_dir):
 
 def _tensorboard(run_dir):
   """Every event in RUN/tb, read from the TFRecord files (length, crc, event, crc)."""
-  from tensorboardX.proto import event_pb2  # pylint: disable=import-outside-toplevel
+  from tensorboardX.proto import event_pb2
+
   events = []
   for path in sorted((Path(run_dir) / "tb").glob("events.out.tfevents.*")):
     data, i = path.read_bytes(), 0
     while i < len(data):
-      (n,) = struct.unpack("<Q", data[i:i + 8])
-      events.append(event_pb2.Event.FromString(data[i + 12:i + 12 + n]))
+      (n,) = struct.unpack("<Q", data[i : i + 8])
+      events.append(event_pb2.Event.FromString(data[i + 12 : i + 12 + n]))
       i += 12 + n + 4
   return events
 
 
 def _scalars(events):
-  return {(v.tag, e.step): v.simple_value for e in events for v in e.summary.value
-          if v.HasField("simple_value")}
+  return {
+    (v.tag, e.step): v.simple_value
+    for e in events
+    for v in e.summary.value
+    if v.HasField("simple_value")
+  }
 
 
 def test_tiny_model_learns_repeated_text(tmp_path):
   path = tmp_path / "abc.txt"
   path.write_text("abcdefghij" * 60)
-  cfg = Config(out=str(tmp_path / "run"), txt_file=str(path), model_type="gpt-nano",
-                    n_layer=2, n_head=2, n_embd=32, block_size=16, train_batch_size=16,
-                    dropout=0.0, learning_rate=3e-3, max_steps=150, log_every=50,
-                    checkpoint_every=1000, generate_every=0, progress=False)
+  cfg = Config(
+    out=str(tmp_path / "run"),
+    txt_file=str(path),
+    model_type="gpt-nano",
+    n_layer=2,
+    n_head=2,
+    n_embd=32,
+    block_size=16,
+    train_batch_size=16,
+    dropout=0.0,
+    learning_rate=3e-3,
+    max_steps=150,
+    log_every=50,
+    checkpoint_every=1000,
+    generate_every=0,
+    progress=False,
+  )
   summary = train_and_evaluate(cfg)
   assert summary["final_loss"] < 0.05, summary["final_loss"]
   losses = [r["loss"] for r in _steps(cfg.out) if r["kind"] == "step"]
@@ -91,15 +122,26 @@ def test_tiny_model_learns_repeated_text(tmp_path):
   assert accs[0] < 0.5 and accs[-1] > 0.95, (accs[0], accs[-1])
   model_cfg, params, tok, meta = restore_run(cfg.out)
   assert meta["step"] == 150 and tok.chars == "abcdefghij"
-  ids = Generator(model_cfg).generate(params, tok.encode("cde"), 1, 25, jax.random.key(0),
-                                      greedy=True)
+  ids = Generator(model_cfg).generate(
+    params, tok.encode("cde"), 1, 25, jax.random.key(0), greedy=True
+  )
   assert tok.decode(ids[0]) == "cdefghijabcdefghijabcdefghij"
 
 
 def test_cli_train_generate_plot_and_resume(story, tmp_path, capsys):
   full, part = tmp_path / "full", tmp_path / "part"
-  common = TINY + ["--txt-file", str(story), "--log-every", "2", "--checkpoint-every", "3",
-                   "--generate-every", "4", "--sample-prompt", "the king "]
+  common = TINY + [
+    "--txt-file",
+    str(story),
+    "--log-every",
+    "2",
+    "--checkpoint-every",
+    "3",
+    "--generate-every",
+    "4",
+    "--sample-prompt",
+    "the king ",
+  ]
   main(["gpt-train", *common, "--out", str(full), "--max-steps", "8"])
   out = capsys.readouterr().out
   assert "done: 8 steps" in out and "curves_step.png" in out
@@ -110,8 +152,10 @@ def test_cli_train_generate_plot_and_resume(story, tmp_path, capsys):
   assert all(s.startswith("the king ") and len(s) == 9 + 200 for s in samples[0]["samples"])
   (epoch,) = [r for r in records if r["kind"] == "epoch"]
   assert not epoch["complete"] and epoch["step"] == 8
-  assert sorted(p.name for p in (full / "checkpoints" / "last").iterdir()
-                if p.name.isdigit()) == ["6", "8"]  # keep the last 2
+  assert sorted(p.name for p in (full / "checkpoints" / "last").iterdir() if p.name.isdigit()) == [
+    "6",
+    "8",
+  ]  # keep the last 2
   assert list((full / "checkpoints" / "best").iterdir())
   assert list((full / "tb").iterdir())
   for name in ("curves_step.png", "curves_epoch.png", "epoch_vs_step.png"):
@@ -119,8 +163,23 @@ def test_cli_train_generate_plot_and_resume(story, tmp_path, capsys):
   assert json.loads((full / "summary.json").read_text())["steps"] == 8
 
   sample_file = tmp_path / "samples.txt"
-  main(["gpt-generate", "--checkpoint", str(full), "--prompt", "the frog", "--num-samples", "2",
-        "--max-new-tokens", "30", "--top-p", "0.9", "--out", str(sample_file)])
+  main(
+    [
+      "gpt-generate",
+      "--checkpoint",
+      str(full),
+      "--prompt",
+      "the frog",
+      "--num-samples",
+      "2",
+      "--max-new-tokens",
+      "30",
+      "--top-p",
+      "0.9",
+      "--out",
+      str(sample_file),
+    ]
+  )
   text = sample_file.read_text()
   assert text.count("--- sample") == 2 and text.count("the frog") >= 2
   main(["gpt-plot", "--run", str(full), "--out", str(tmp_path / "figs")])
@@ -139,20 +198,20 @@ def test_cli_train_generate_plot_and_resume(story, tmp_path, capsys):
   assert epochs(part) == epochs(full)
   # TensorBoard hides the first session's events from step 5 on
   assert [e.step for e in _tensorboard(part) if e.HasField("session_log")] == [5]
-  assert [e.step for e in _tensorboard(full) for v in e.summary.value
-          if v.tag.startswith("samples")] == [4, 8]
+  assert [
+    e.step for e in _tensorboard(full) for v in e.summary.value if v.tag.startswith("samples")
+  ] == [4, 8]
   _, p_full, _, _ = restore_run(full)
   _, p_part, _, _ = restore_run(part)
   chex.assert_trees_all_equal(p_part, p_full)
 
   capsys.readouterr()
   for argv, message in [
-      (["gpt-generate", "--checkpoint", str(full), "--prompt", "Zebra"], "'Z'"),
-      (["gpt-generate", "--checkpoint", str(full), "--top-k", "5", "--top-p", "0.9"],
-       "together"),
-      (["gpt-generate", "--checkpoint", str(tmp_path / "none")], "no best checkpoint"),
-      (["gpt-train", *common, "--out", str(full)], "--resume"),
-      (["gpt-train", *common, "--out", str(tmp_path / "new"), "--resume"], "drop --resume"),
+    (["gpt-generate", "--checkpoint", str(full), "--prompt", "Zebra"], "'Z'"),
+    (["gpt-generate", "--checkpoint", str(full), "--top-k", "5", "--top-p", "0.9"], "together"),
+    (["gpt-generate", "--checkpoint", str(tmp_path / "none")], "no best checkpoint"),
+    (["gpt-train", *common, "--out", str(full)], "--resume"),
+    (["gpt-train", *common, "--out", str(tmp_path / "new"), "--resume"], "drop --resume"),
   ]:
     with pytest.raises(SystemExit) as e:
       main(argv)
@@ -163,8 +222,20 @@ def test_cli_train_generate_plot_and_resume(story, tmp_path, capsys):
 
 # The three tests below: the same text and settings, so they share one compiled step. A tiny
 # learning rate: the loss stays near log(vocabulary), so the lowest is not the latest.
-OPTIMIZER_FLAGS = ["--learning-rate", "1e-5", "--weight-decay", "0.3", "--beta1", "0.8",
-                   "--beta2", "0.9", "--clip-grad-norm", "0.5", "--val-fraction", "0"]
+OPTIMIZER_FLAGS = [
+  "--learning-rate",
+  "1e-5",
+  "--weight-decay",
+  "0.3",
+  "--beta1",
+  "0.8",
+  "--beta2",
+  "0.9",
+  "--clip-grad-norm",
+  "0.5",
+  "--val-fraction",
+  "0",
+]
 
 
 def _saved_losses(run_dir, which):
@@ -177,9 +248,24 @@ def test_best_checkpoint_holds_the_lowest_loss_and_resume_keeps_it(short, tmp_pa
   """No held-out text, a checkpoint every step (all kept): the best one is the step with the
   lowest training loss seen, not the latest; a resumed run restores that loss, so later, worse steps don't replace it."""
   run = tmp_path / "run"
-  common = TINY + ["--txt-file", str(short), "--out", str(run), "--log-every", "1",
-                   "--checkpoint-every", "1", "--keep-checkpoints", "50", "--generate-every",
-                   "0", "--no-plots", *OPTIMIZER_FLAGS, "--seed", "2"]  # best: step 7
+  common = TINY + [
+    "--txt-file",
+    str(short),
+    "--out",
+    str(run),
+    "--log-every",
+    "1",
+    "--checkpoint-every",
+    "1",
+    "--keep-checkpoints",
+    "50",
+    "--generate-every",
+    "0",
+    "--no-plots",
+    *OPTIMIZER_FLAGS,
+    "--seed",
+    "2",
+  ]  # best: step 7
   main(["gpt-train", *common, "--max-steps", "10"])
   first = _saved_losses(run, "last")
   assert sorted(first) == list(range(1, 11))
@@ -201,14 +287,38 @@ def test_best_checkpoint_holds_the_lowest_loss_and_resume_keeps_it(short, tmp_pa
 def test_optimizer_flags_reach_the_optimizer(short, tmp_path, monkeypatch):
   calls = []
   real = optimizer_lib.make_optimizer
-  monkeypatch.setattr(optimizer_lib, "make_optimizer",
-                      lambda *a, **k: calls.append(inspect.signature(real).bind(*a, **k))
-                      or real(*a, **k))
-  main(["gpt-train", *TINY, "--txt-file", str(short), "--out", str(tmp_path / "run"),
-        "--max-steps", "1", "--generate-every", "0", "--no-plots", *OPTIMIZER_FLAGS])
+  monkeypatch.setattr(
+    optimizer_lib,
+    "make_optimizer",
+    lambda *a, **k: calls.append(inspect.signature(real).bind(*a, **k)) or real(*a, **k),
+  )
+  main(
+    [
+      "gpt-train",
+      *TINY,
+      "--txt-file",
+      str(short),
+      "--out",
+      str(tmp_path / "run"),
+      "--max-steps",
+      "1",
+      "--generate-every",
+      "0",
+      "--no-plots",
+      *OPTIMIZER_FLAGS,
+    ]
+  )
   assert calls and calls[0].arguments == {
-      "learning_rate": 1e-5, "weight_decay": 0.3, "b1": 0.8, "b2": 0.9, "clip_grad_norm": 0.5,
-      "schedule": "constant", "total_steps": 1, "warmup_steps": 0, "min_learning_rate": 0.0}
+    "learning_rate": 1e-5,
+    "weight_decay": 0.3,
+    "b1": 0.8,
+    "b2": 0.9,
+    "clip_grad_norm": 0.5,
+    "schedule": "constant",
+    "total_steps": 1,
+    "warmup_steps": 0,
+    "min_learning_rate": 0.0,
+  }
 
 
 def test_epochs_metrics_summary_tensorboard_and_resume_at_an_epoch_end(short, tmp_path):
@@ -216,8 +326,21 @@ def test_epochs_metrics_summary_tensorboard_and_resume_at_an_epoch_end(short, tm
   epoch records, the summary and the TensorBoard scalars say what the steps did; a run of one
   epoch resumed for a second writes the same records."""
   run = tmp_path / "run"
-  flags = [*TINY, "--txt-file", str(short), "--log-every", "2", "--checkpoint-every", "3",
-           "--keep-checkpoints", "50", "--generate-every", "0", "--no-plots", *OPTIMIZER_FLAGS]
+  flags = [
+    *TINY,
+    "--txt-file",
+    str(short),
+    "--log-every",
+    "2",
+    "--checkpoint-every",
+    "3",
+    "--keep-checkpoints",
+    "50",
+    "--generate-every",
+    "0",
+    "--no-plots",
+    *OPTIMIZER_FLAGS,
+  ]
   t0 = time.perf_counter()
   main(["gpt-train", *flags, "--out", str(run), "--num-epochs", "2"])
   wall = time.perf_counter() - t0
@@ -231,9 +354,11 @@ def test_epochs_metrics_summary_tensorboard_and_resume_at_an_epoch_end(short, tm
   assert all(a["elapsed_s"] < b["elapsed_s"] for a, b in zip(steps, steps[1:]))
   epochs = [r for r in records if r["kind"] == "epoch"]
   assert [(r["step"], r["epoch"], r["complete"]) for r in epochs] == [
-      (spe, 1.0, True), (2 * spe, 2.0, True)]
+    (spe, 1.0, True),
+    (2 * spe, 2.0, True),
+  ]
   for e, r in enumerate(epochs):
-    part = steps[e * spe:(e + 1) * spe]
+    part = steps[e * spe : (e + 1) * spe]
     assert r["loss"] == pytest.approx(np.mean([s["loss"] for s in part]), rel=1e-12)
     assert r["acc"] == pytest.approx(np.mean([s["acc"] for s in part]), rel=1e-12)
 
@@ -268,8 +393,12 @@ def test_epochs_metrics_summary_tensorboard_and_resume_at_an_epoch_end(short, tm
   assert _saved_losses(run, "last") == pytest.approx(want, rel=1e-12)
 
   scalars = _scalars(_tensorboard(run))
-  want = {(f"{r['kind']}/{k}", r["step"]): v for r in records for k, v in r.items()
-          if isinstance(v, float) and k != "epoch"}
+  want = {
+    (f"{r['kind']}/{k}", r["step"]): v
+    for r in records
+    for k, v in r.items()
+    if isinstance(v, float) and k != "epoch"
+  }
   assert set(scalars) == set(want)
   for key, value in want.items():
     assert scalars[key] == pytest.approx(value, rel=1e-6), key
@@ -277,8 +406,9 @@ def test_epochs_metrics_summary_tensorboard_and_resume_at_an_epoch_end(short, tm
   part = tmp_path / "part"
   main(["gpt-train", *flags, "--out", str(part), "--num-epochs", "1"])
   main(["gpt-train", *flags, "--out", str(part), "--num-epochs", "2", "--resume"])
-  same = lambda rs: [{k: v for k, v in r.items() if k not in ("tokens_per_s", "elapsed_s")}
-                     for r in rs]
+  same = lambda rs: [
+    {k: v for k, v in r.items() if k not in ("tokens_per_s", "elapsed_s")} for r in rs
+  ]
   assert same(_steps(part)) == same(records)
   # resuming a finished run trains nothing and writes nothing
   before = _saved_losses(part, "last"), (part / "summary.json").read_text()
@@ -291,25 +421,30 @@ def test_epochs_metrics_summary_tensorboard_and_resume_at_an_epoch_end(short, tm
 def test_train_step_trains_with_dropout_on_the_batch_of_its_step():
   """Step t trains on the batch drawn with fold_in(the run's "batches" stream, t) and runs the
   model in training mode with fold_in(the "dropout" stream, t) as the dropout key."""
-  from hw2_jax.core import rng as rng_lib  # pylint: disable=import-outside-toplevel
-  from hw2_jax.gpt.data import sample_batch  # pylint: disable=import-outside-toplevel
-  from hw2_jax.gpt.model import GPT  # pylint: disable=import-outside-toplevel
+  from hw2_jax.core import rng as rng_lib
+  from hw2_jax.gpt.data import sample_batch
+  from hw2_jax.gpt.model import GPT
+
   cfg = ModelConfig(vocab_size=11, n_layer=1, n_head=2, n_embd=16, block_size=8, dropout=0.5)
   tx = make_optimizer(1e-3, 0.1)
   data_N = jax.random.randint(jax.random.key(0), (200,), 0, 11)
   state = train_lib.create_state(cfg, tx, 0)._replace(step=jnp.int32(7))
   params, raw = jax.tree.map(np.asarray, (state.params, state.rng))  # state is donated
-  step = train_lib.make_train_step(cfg, tx, learning_rate_schedule("constant", 1e-3, 1), 4,
-                                   devices.mesh())
+  step = train_lib.make_train_step(
+    cfg, tx, learning_rate_schedule("constant", 1e-3, 1), 4, devices.mesh()
+  )
   new, metrics = step(state, data_N)
   assert int(new.step) == 8
   root = jax.random.wrap_key_data(raw)
   data_key = jax.random.fold_in(rng_lib.stream(root, "batches"), 7)
   dropout_key = jax.random.fold_in(rng_lib.stream(root, "dropout"), 7)
   x, y = sample_batch(data_key, data_N, 4, 8)
-  loss = jax.jit(lambda train: optax.softmax_cross_entropy_with_integer_labels(
-      GPT(cfg).apply({"params": params}, x, train=train, rngs={"dropout": dropout_key}),
-      y).mean(), static_argnums=0)
+  loss = jax.jit(
+    lambda train: optax.softmax_cross_entropy_with_integer_labels(
+      GPT(cfg).apply({"params": params}, x, train=train, rngs={"dropout": dropout_key}), y
+    ).mean(),
+    static_argnums=0,
+  )
   assert float(metrics["loss"]) == pytest.approx(float(loss(True)), rel=1e-5)
   assert abs(float(loss(True)) - float(loss(False))) > 1e-3  # dropout made a difference
 
@@ -325,14 +460,44 @@ def test_a_text_of_exactly_one_batch_is_enough(story, tmp_path, monkeypatch):
 
   monkeypatch.setattr(train_lib, "make_train_step", stop)
   with pytest.raises(Reached):  # one window more than block_size per sequence: 1 step
-    main(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(tmp_path / "a"),
-          "--train-batch-size", str(n - 16), "--generate-every", "0", "--val-fraction", "0"])
+    main(
+      [
+        "gpt-train",
+        *TINY,
+        "--txt-file",
+        str(story),
+        "--out",
+        str(tmp_path / "a"),
+        "--train-batch-size",
+        str(n - 16),
+        "--generate-every",
+        "0",
+        "--val-fraction",
+        "0",
+      ]
+    )
   with pytest.raises(SystemExit):
-    main(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(tmp_path / "b"),
-          "--train-batch-size", str(n - 15), "--generate-every", "0", "--val-fraction", "0"])
+    main(
+      [
+        "gpt-train",
+        *TINY,
+        "--txt-file",
+        str(story),
+        "--out",
+        str(tmp_path / "b"),
+        "--train-batch-size",
+        str(n - 15),
+        "--generate-every",
+        "0",
+        "--val-fraction",
+        "0",
+      ]
+    )
 
 
-@pytest.mark.parametrize("flags,message", [
+@pytest.mark.parametrize(
+  "flags,message",
+  [
     (["--model-type", "gpt-huge"], "gpt-micro"),
     (["--n-embd", "10", "--n-head", "3"], "divisible"),
     (["--txt-file", "/nonexistent/book.txt"], "--txt-file"),
@@ -349,7 +514,8 @@ def test_a_text_of_exactly_one_batch_is_enough(story, tmp_path, monkeypatch):
     (["--sample-prompt", ""], "--sample-prompt is empty"),
     (["--train-batch-size", "5000"], "too few for one batch"),
     (["--sample-prompt", "Zebra"], "--sample-prompt: "),
-])
+  ],
+)
 def test_train_rejects_bad_flags_before_work(flags, message, story, tmp_path, capsys):
   with pytest.raises(SystemExit) as e:
     main(["gpt-train", "--txt-file", str(story), "--out", str(tmp_path / "run"), *flags])
@@ -391,16 +557,35 @@ _DATA_PARALLEL = textwrap.dedent("""
 
 
 def test_data_parallel_step_equals_single_device():
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-             JAX_PLATFORMS="cpu")
-  r = subprocess.run([sys.executable, "-c", _DATA_PARALLEL], env=env, capture_output=True,
-                     text=True, timeout=240, cwd=Path(__file__).parents[1])
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+  r = subprocess.run(
+    [sys.executable, "-c", _DATA_PARALLEL],
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=240,
+    cwd=Path(__file__).parents[1],
+  )
   assert r.returncode == 0 and r.stdout.startswith("OK"), r.stdout + r.stderr
 
 
 def _train(story, out, *flags):
-  main(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(out), "--log-every", "2",
-        "--generate-every", "0", "--no-plots", *flags])
+  main(
+    [
+      "gpt-train",
+      *TINY,
+      "--txt-file",
+      str(story),
+      "--out",
+      str(out),
+      "--log-every",
+      "2",
+      "--generate-every",
+      "0",
+      "--no-plots",
+      *flags,
+    ]
+  )
 
 
 def _error(argv, capsys, status=2):
@@ -416,29 +601,39 @@ def _files(out):
   return {p: p.read_bytes() for p in sorted(Path(out).rglob("*")) if p.is_file()}
 
 
-def test_resume_refuses_other_deciding_settings_and_does_nothing_when_done(story, tmp_path,
-                                                                           capsys):
+def test_resume_refuses_other_deciding_settings_and_does_nothing_when_done(story, tmp_path, capsys):
   out = tmp_path / "run"
   _train(story, out, "--max-steps", "4", "--checkpoint-every", "2")
   before = _files(out)
-  resume = ["gpt-train", *TINY, "--txt-file", str(story), "--out", str(out), "--resume",
-            "--generate-every", "0", "--no-plots"]
+  resume = [
+    "gpt-train",
+    *TINY,
+    "--txt-file",
+    str(story),
+    "--out",
+    str(out),
+    "--resume",
+    "--generate-every",
+    "0",
+    "--no-plots",
+  ]
   for flags, message in [
-      (["--train-batch-size", "4"], "--train-batch-size 4 differs from the run's 8"),
-      (["--learning-rate", "1e-3"], "--learning-rate 0.001 differs from the run's 0.0005"),
-      (["--seed", "1"], "--seed 1 differs"),
-      (["--beta2", "0.99"], "--beta2 0.99 differs"),
-      (["--val-fraction", "0.2"], "--val-fraction 0.2 differs"),
-      (["--n-embd", "32"], "--n-embd gives n_embd 32, the checkpoint has 16"),
-      (["--dropout", "0.2"], "--dropout gives dropout 0.2"),
-      (["--lr-schedule", "cosine"], "--lr-schedule cosine differs"),
+    (["--train-batch-size", "4"], "--train-batch-size 4 differs from the run's 8"),
+    (["--learning-rate", "1e-3"], "--learning-rate 0.001 differs from the run's 0.0005"),
+    (["--seed", "1"], "--seed 1 differs"),
+    (["--beta2", "0.99"], "--beta2 0.99 differs"),
+    (["--val-fraction", "0.2"], "--val-fraction 0.2 differs"),
+    (["--n-embd", "32"], "--n-embd gives n_embd 32, the checkpoint has 16"),
+    (["--dropout", "0.2"], "--dropout gives dropout 0.2"),
+    (["--lr-schedule", "cosine"], "--lr-schedule cosine differs"),
   ]:
     err = _error([*resume, "--max-steps", "6", *flags], capsys)
     assert message in err, err
   other = tmp_path / "other.txt"
   other.write_text(story.read_text().replace("king", "kong"))
-  assert "the text differs" in _error([*resume, "--max-steps", "6", "--txt-file", str(other)],
-                                      capsys)
+  assert "the text differs" in _error(
+    [*resume, "--max-steps", "6", "--txt-file", str(other)], capsys
+  )
   # finished, or asked for fewer steps than done: nothing to do, nothing rewritten
   main([*resume, "--max-steps", "4"])
   main([*resume, "--max-steps", "3"])
@@ -452,13 +647,31 @@ def test_resume_refuses_other_deciding_settings_and_does_nothing_when_done(story
 
 def test_non_finite_loss_stops_with_the_last_good_checkpoint(story, tmp_path, capsys):
   out = tmp_path / "run"
-  err = _error(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(out),
-                "--learning-rate", "1e6", "--max-steps", "40", "--log-every", "1",
-                "--checkpoint-every", "1", "--generate-every", "0", "--no-plots"], capsys,
-               status=1)
+  err = _error(
+    [
+      "gpt-train",
+      *TINY,
+      "--txt-file",
+      str(story),
+      "--out",
+      str(out),
+      "--learning-rate",
+      "1e6",
+      "--max-steps",
+      "40",
+      "--log-every",
+      "1",
+      "--checkpoint-every",
+      "1",
+      "--generate-every",
+      "0",
+      "--no-plots",
+    ],
+    capsys,
+    status=1,
+  )
   step = int(err.split("non-finite at step ")[1].split(";")[0])
-  saved = sorted(int(p.name) for p in (out / "checkpoints" / "last").iterdir()
-                 if p.name.isdigit())
+  saved = sorted(int(p.name) for p in (out / "checkpoints" / "last").iterdir() if p.name.isdigit())
   assert saved and max(saved) == step - 1, (saved, err)
   assert f"the last good checkpoint is step {step - 1}" in err
   _, params, _, _ = restore_run(out, "last")
@@ -475,9 +688,22 @@ def test_damaged_checkpoint_and_torn_log_line(story, tmp_path, capsys):
   for f in (out / "checkpoints" / "last" / "4").rglob("*"):
     if f.is_file() and f.suffix != ".json":
       f.write_bytes(b"garbage")
-  for argv in (["gpt-generate", "--checkpoint", str(out), "--which", "last"],
-               ["gpt-train", *TINY, "--txt-file", str(story), "--out", str(out), "--resume",
-                "--max-steps", "6", "--generate-every", "0"]):
+  for argv in (
+    ["gpt-generate", "--checkpoint", str(out), "--which", "last"],
+    [
+      "gpt-train",
+      *TINY,
+      "--txt-file",
+      str(story),
+      "--out",
+      str(out),
+      "--resume",
+      "--max-steps",
+      "6",
+      "--generate-every",
+      "0",
+    ],
+  ):
     err = _error(argv, capsys, status=1)
     assert "last/4 is damaged" in err and "fall back to step 2" in err, err
   shutil.rmtree(out / "checkpoints" / "last" / "4")  # as the message says
@@ -486,14 +712,32 @@ def test_damaged_checkpoint_and_torn_log_line(story, tmp_path, capsys):
 
 
 def test_sigterm_saves_and_stops_and_resume_continues_exactly(story, tmp_path):
-  common = [sys.executable, "-m", "hw2_jax", "gpt-train", *TINY, "--txt-file", str(story),
-            "--log-every", "1", "--generate-every", "0", "--no-plots", "--checkpoint-every",
-            "1000"]
+  common = [
+    sys.executable,
+    "-m",
+    "hw2_jax",
+    "gpt-train",
+    *TINY,
+    "--txt-file",
+    str(story),
+    "--log-every",
+    "1",
+    "--generate-every",
+    "0",
+    "--no-plots",
+    "--checkpoint-every",
+    "1000",
+  ]
   out = tmp_path / "run"
   env = dict(os.environ, HW2_JAX_SYSTEM_MALLOC="1")
-  proc = subprocess.Popen([*common, "--out", str(out), "--max-steps", "100000"], env=env,
-                          cwd=Path(__file__).parents[1], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+  proc = subprocess.Popen(
+    [*common, "--out", str(out), "--max-steps", "100000"],
+    env=env,
+    cwd=Path(__file__).parents[1],
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+  )
   while not (out / "metrics.jsonl").exists() or len(_steps(out)) < 3:
     time.sleep(0.1)
   proc.send_signal(signal.SIGTERM)
@@ -503,10 +747,13 @@ def test_sigterm_saves_and_stops_and_resume_continues_exactly(story, tmp_path):
   assert f"interrupted (SIGTERM) at step {stopped}" in err and "--resume" in err
   assert (out / "checkpoints" / "last" / str(stopped)).is_dir()
   assert not list((out / "checkpoints").rglob("*tmp*"))
-  for args in ([*common, "--out", str(out), "--max-steps", str(stopped + 2), "--resume"],
-               [*common, "--out", str(tmp_path / "whole"), "--max-steps", str(stopped + 2)]):
-    subprocess.run(args, env=env, cwd=Path(__file__).parents[1], check=True,
-                   capture_output=True, timeout=300)
+  for args in (
+    [*common, "--out", str(out), "--max-steps", str(stopped + 2), "--resume"],
+    [*common, "--out", str(tmp_path / "whole"), "--max-steps", str(stopped + 2)],
+  ):
+    subprocess.run(
+      args, env=env, cwd=Path(__file__).parents[1], check=True, capture_output=True, timeout=300
+    )
   losses = lambda d: [(r["step"], r["loss"]) for r in _steps(d) if r["kind"] == "step"]
   assert losses(out) == losses(tmp_path / "whole")
 
@@ -520,9 +767,25 @@ def test_a_signal_during_a_save_lets_the_save_finish(story, tmp_path, monkeypatc
 
   monkeypatch.setattr(RunDir, "save", save_while_interrupted)
   out = tmp_path / "run"
-  err = _error(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(out),
-                "--max-steps", "50", "--checkpoint-every", "2", "--generate-every", "0",
-                "--no-plots"], capsys, status=130)
+  err = _error(
+    [
+      "gpt-train",
+      *TINY,
+      "--txt-file",
+      str(story),
+      "--out",
+      str(out),
+      "--max-steps",
+      "50",
+      "--checkpoint-every",
+      "2",
+      "--generate-every",
+      "0",
+      "--no-plots",
+    ],
+    capsys,
+    status=130,
+  )
   assert "interrupted (Ctrl-C) at step 2" in err
   assert sorted(p.name for p in (out / "checkpoints" / "last").iterdir()) == ["2"]
 
@@ -531,22 +794,62 @@ def test_prompt_fallback_generate_out_and_sizes_refused(story, tmp_path, capsys)
   out = tmp_path / "run"
   lower = tmp_path / "lower.txt"
   lower.write_text(story.read_text().lower())  # no 'Y': the default prompt can't be encoded
-  main(["gpt-train", *TINY, "--txt-file", str(lower), "--out", str(out), "--max-steps", "2",
-        "--generate-every", "1", "--sample-tokens", "5", "--no-plots"])
+  main(
+    [
+      "gpt-train",
+      *TINY,
+      "--txt-file",
+      str(lower),
+      "--out",
+      str(out),
+      "--max-steps",
+      "2",
+      "--generate-every",
+      "1",
+      "--sample-tokens",
+      "5",
+      "--no-plots",
+    ]
+  )
   said = capsys.readouterr().out
   assert said.count("lacks characters of the default sample prompt") == 1
   samples = [r for r in _steps(out) if r["kind"] == "sample"]
   assert samples and all(r["prompt"] == lower.read_text()[:17] for r in samples)
-  assert "'Y'" in _error(["gpt-train", *TINY, "--txt-file", str(lower), "--out",
-                          str(tmp_path / "x"), "--sample-prompt", "Yes"], capsys)
-  for target, message in ((tmp_path, "is a folder"),
-                          (tmp_path / "file.txt" / "s.txt", "not a writable folder")):
+  assert "'Y'" in _error(
+    [
+      "gpt-train",
+      *TINY,
+      "--txt-file",
+      str(lower),
+      "--out",
+      str(tmp_path / "x"),
+      "--sample-prompt",
+      "Yes",
+    ],
+    capsys,
+  )
+  for target, message in (
+    (tmp_path, "is a folder"),
+    (tmp_path / "file.txt" / "s.txt", "not a writable folder"),
+  ):
     (tmp_path / "file.txt").write_text("")
     err = _error(["gpt-generate", "--checkpoint", str(out), "--out", str(target)], capsys)
     assert message in err
-  assert "GB per device" in _error(["gpt-train", *TINY[:6], "--n-embd", "65536",
-                                    "--block-size", "16", "--txt-file", str(story), "--out",
-                                    str(tmp_path / "big")], capsys)
+  assert "GB per device" in _error(
+    [
+      "gpt-train",
+      *TINY[:6],
+      "--n-embd",
+      "65536",
+      "--block-size",
+      "16",
+      "--txt-file",
+      str(story),
+      "--out",
+      str(tmp_path / "big"),
+    ],
+    capsys,
+  )
 
 
 def test_bf16_training_stays_close_to_float32():

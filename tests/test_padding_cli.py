@@ -12,8 +12,24 @@ import pytest
 from hw2_jax import cli
 from hw2_jax.padding import study
 
-SMALL = ["--rounds", "3", "--epochs", "2", "--num-train", "200", "--num-val", "100",
-         "--num-test", "100", "--batch-size", "100", "--nets", "Net1", "--conv-types", "reflect"]
+SMALL = [
+  "--rounds",
+  "3",
+  "--epochs",
+  "2",
+  "--num-train",
+  "200",
+  "--num-val",
+  "100",
+  "--num-test",
+  "100",
+  "--batch-size",
+  "100",
+  "--nets",
+  "Net1",
+  "--conv-types",
+  "reflect",
+]
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +41,22 @@ def small_run(tmp_path_factory):
 
 def test_writes_the_four_files_with_the_schema(small_run):
   names = sorted(p.name for p in small_run.iterdir())
-  assert names == [".hw2_jax.lock", "padding_study.csv", "padding_study.json",
-                   "padding_study.md", "padding_study.png"]
+  assert names == [
+    ".hw2_jax.lock",
+    "padding_study.csv",
+    "padding_study.json",
+    "padding_study.md",
+    "padding_study.png",
+  ]
   result = json.loads((small_run / "padding_study.json").read_text())
   assert set(result) == {"config", "device", "results"}
   cfg = result["config"]
-  assert (cfg["epochs"], cfg["patience"], cfg["batch_size"], cfg["precision"]) == (2, 9, 100,
-                                                                                    "fp32")
+  assert (cfg["epochs"], cfg["patience"], cfg["batch_size"], cfg["precision"]) == (
+    2,
+    9,
+    100,
+    "fp32",
+  )
   assert (cfg["num_train"], cfg["protocol"], cfg["seeds"]) == (200, "original", [0, 1, 2])
   entry = result["results"]["Net1"]["reflect"]
   assert set(entry) == {"val", "test", "epochs", "seconds"}
@@ -51,14 +76,17 @@ def test_resume_skips_finished_configurations(small_run, monkeypatch):
   assert json.loads((small_run / "padding_study.json").read_text())["results"] == before["results"]
 
 
-@pytest.mark.parametrize("args,message", [
+@pytest.mark.parametrize(
+  "args,message",
+  [
     (["--nets", "Net3"], "unknown net 'Net3'; choose from: Net1, Net2"),
     (["--conv-types", "same"], "unknown conv type 'same'"),
     (["--rounds", "0"], "--seeds must be >= 1, got 0"),
     (["--epochs", "0"], "--epochs must be >= 1, got 0"),
     (["--precision", "fp16"], "unknown --precision 'fp16'"),
     (["--batch-size", "300"], "--batch-size 300 does not divide --num-train 2000"),
-])
+  ],
+)
 def test_bad_input_is_one_line_before_training(args, message, tmp_path, capsys, monkeypatch):
   monkeypatch.setattr(study, "train_seeds", lambda *a, **k: pytest.fail("trained"))
   with pytest.raises(SystemExit) as exit_info:
@@ -77,11 +105,19 @@ def test_unwritable_output_directory(tmp_path, capsys):
 
 
 def test_multi_device_run_equals_single_device(small_run, tmp_path):
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
-             HW2_JAX_NO_COMPILE_CACHE="",
-             JAX_PLATFORMS="cpu", JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"))
-  subprocess.run([sys.executable, "-m", "hw2_jax", "padding-study", *SMALL, "--out",
-                  str(tmp_path)], env=env, check=True, capture_output=True)
+  env = dict(
+    os.environ,
+    XLA_FLAGS="--xla_force_host_platform_device_count=4",
+    HW2_JAX_NO_COMPILE_CACHE="",
+    JAX_PLATFORMS="cpu",
+    JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"),
+  )
+  subprocess.run(
+    [sys.executable, "-m", "hw2_jax", "padding-study", *SMALL, "--out", str(tmp_path)],
+    env=env,
+    check=True,
+    capture_output=True,
+  )
   # The entry point turns JAX's compilation cache on: the epoch step was written to it.
   assert list((tmp_path / "cache").glob("jit_epoch_step-*"))
   multi = json.loads((tmp_path / "padding_study.json").read_text())
@@ -95,14 +131,17 @@ def test_default_output_is_under_runs():
   assert study.Config().out == "runs/padding-study"
 
 
-def test_same_settings_merge_other_settings_refused_overwrite_replaces(small_run, tmp_path,
-                                                                       capsys, monkeypatch):
+def test_same_settings_merge_other_settings_refused_overwrite_replaces(
+  small_run, tmp_path, capsys, monkeypatch
+):
   out = tmp_path / "merge"
   shutil.copytree(small_run, out)
   trained = []
+
   def fake_train(model, *a, **k):
     trained.append(model.conv_type)
     return _fake_result()
+
   monkeypatch.setattr(study, "train_seeds", fake_train)
   before = json.loads((out / "padding_study.json").read_text())["results"]["Net1"]["reflect"]
   # same settings, one configuration more: the kept one is not retrained
@@ -127,7 +166,8 @@ def test_same_settings_merge_other_settings_refused_overwrite_replaces(small_run
 
 
 def _fake_result():
-  from hw2_jax.padding.train import SeedsResult  # pylint: disable=import-outside-toplevel
+  from hw2_jax.padding.train import SeedsResult
+
   n = 3
   return SeedsResult(np.full(n, 50.0), np.full(n, 50.0), np.full(n, 2), np.zeros(n, bool))
 
@@ -145,11 +185,13 @@ def test_truncated_study_file_is_one_line(small_run, tmp_path, capsys):
 
 def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
   calls = []
+
   def interrupted(*a, **k):
     if calls:
       raise KeyboardInterrupt
     calls.append(1)
     return _fake_result()
+
   monkeypatch.setattr(study, "train_seeds", interrupted)
   with pytest.raises(SystemExit) as e:
     cli.main(["padding-study", *SMALL[:-1], "reflect", "valid", "--out", str(tmp_path)])
@@ -157,8 +199,9 @@ def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
   assert e.value.code == 130 and err.count("\n") == 1
   assert f"interrupted: saved in {tmp_path}: 1 of 2 configurations" in err
   assert "run the same command" in err
-  assert list(json.loads((tmp_path / "padding_study.json").read_text())["results"]["Net1"]) \
-      == ["reflect"]
+  assert list(json.loads((tmp_path / "padding_study.json").read_text())["results"]["Net1"]) == [
+    "reflect"
+  ]
 
 
 def test_sizes_that_cannot_fit_are_refused_before_work(tmp_path, capsys, monkeypatch):

@@ -12,8 +12,14 @@ import pytest
 
 from hw2_jax.padding import conv
 
-NUMPY_MODES = {"valid": None, "sconv": ("constant", 1), "fconv": ("constant", 2),
-               "reflect": ("reflect", 2), "replicate": ("edge", 2), "circular": ("wrap", 2)}
+NUMPY_MODES = {
+  "valid": None,
+  "sconv": ("constant", 1),
+  "fconv": ("constant", 2),
+  "reflect": ("reflect", 2),
+  "replicate": ("edge", 2),
+  "circular": ("wrap", 2),
+}
 
 
 @pytest.mark.parametrize("conv_type", conv.CONV_TYPES)
@@ -37,11 +43,11 @@ def test_pad_vjp_equals_jnp_pad_autodiff(conv_type):
 
 
 def test_pad_semantics_match_pytorch_padding_modes():
-  row = jnp.arange(1.0, 4.0).reshape(1, 1, 3, 1).repeat(5, axis=1)   # C x H x W x N
+  row = jnp.arange(1.0, 4.0).reshape(1, 1, 3, 1).repeat(5, axis=1)  # C x H x W x N
   line = lambda ct: np.asarray(conv.pad(row, ct))[0, 2, :, 0].tolist()
-  assert line("reflect") == [3, 2, 1, 2, 3, 2, 1]     # edge pixel not repeated
-  assert line("replicate") == [1, 1, 1, 2, 3, 3, 3]   # edge pixel repeated
-  assert line("circular") == [2, 3, 1, 2, 3, 1, 2]    # wraps around
+  assert line("reflect") == [3, 2, 1, 2, 3, 2, 1]  # edge pixel not repeated
+  assert line("replicate") == [1, 1, 1, 2, 3, 3, 3]  # edge pixel repeated
+  assert line("circular") == [2, 3, 1, 2, 3, 1, 2]  # wraps around
   assert line("fconv") == [0, 0, 1, 2, 3, 0, 0]
 
 
@@ -67,5 +73,6 @@ def test_gemm_conv_under_vmap_equals_per_seed():
   x = jax.random.normal(jax.random.key(1), (4, 10, 10, 3))
   w_S = jax.random.normal(jax.random.key(2), (2, 3, 3, 4, 6))
   f = lambda w: jnp.sum(conv.padded_conv(x, w, 2, "reflect") ** 2)
-  chex.assert_trees_all_close(jax.vmap(jax.grad(f))(w_S),
-                              jnp.stack([jax.grad(f)(w) for w in w_S]), rtol=1e-5)
+  chex.assert_trees_all_close(
+    jax.vmap(jax.grad(f))(w_S), jnp.stack([jax.grad(f)(w) for w in w_S]), rtol=1e-5
+  )

@@ -22,12 +22,12 @@ def _original_rules(num_samples, shift=0):
       y2 = np.random.randint(int(-off / 6), int(off / 6))
     if i % 2 == 0:  # red left of green, near the top; the test set moves it down
       yo = 7 + shift
-      images[i, 0, yo + y1:yo + y1 + box, x1:x1 + box] = 1
-      images[i, 1, yo + y2:yo + y2 + box, x2:x2 + box] = 1
+      images[i, 0, yo + y1 : yo + y1 + box, x1 : x1 + box] = 1
+      images[i, 1, yo + y2 : yo + y2 + box, x2 : x2 + box] = 1
     else:  # green left of red, near the bottom; the test set moves it up
       yo = 23 - shift
-      images[i, 1, yo + y1:yo + y1 + box, x1:x1 + box] = 1
-      images[i, 0, yo + y2:yo + y2 + box, x2:x2 + box] = 1
+      images[i, 1, yo + y1 : yo + y1 + box, x1 : x1 + box] = 1
+      images[i, 0, yo + y2 : yo + y2 + box, x2 : x2 + box] = 1
       labels[i] = 1
   return images.transpose(0, 2, 3, 1), labels
 
@@ -80,7 +80,8 @@ def test_clean_protocol_draws_each_split_from_a_stream_of_its_own():
     np.testing.assert_array_equal(y, np.arange(len(y)) % 2)
     # the generator's own draws from that split's seed, and not the training draws
     np.testing.assert_array_equal(
-        x, data.generate(len(y), shift=shift, seed=data.stream_seed(name))[0])
+      x, data.generate(len(y), shift=shift, seed=data.stream_seed(name))[0]
+    )
     assert not np.array_equal(x, data.generate(len(y), shift=shift)[0])
   # the original's leak, counted: its validation images are all training images; the clean
   # sets repeat only what chance draws twice

@@ -16,11 +16,13 @@ FINAL = {"valid": 2, "sconv": 4, "fconv": 6, "reflect": 6, "replicate": 6, "circ
 def test_kernel_shapes():
   """The four bias-free 3x3 convolutions, 3-32-32-64-64 channels (the same for every net and
   padding: checked once)."""
-  params = jax.eval_shape(model.make_net("Net1", "valid").init, jax.random.key(0),
-                          jnp.zeros((3, 32, 32, 3)))["params"]
+  params = jax.eval_shape(
+    model.make_net("Net1", "valid").init, jax.random.key(0), jnp.zeros((3, 32, 32, 3))
+  )["params"]
   assert jax.tree.map(jnp.shape, params["Features_0"]) == {
-      f"PaddedConv_{i}": {"kernel": shape}
-      for i, shape in enumerate([(3, 3, 3, 32), (3, 3, 32, 32), (3, 3, 32, 64), (3, 3, 64, 64)])}
+    f"PaddedConv_{i}": {"kernel": shape}
+    for i, shape in enumerate([(3, 3, 3, 32), (3, 3, 32, 32), (3, 3, 32, 64), (3, 3, 64, 64)])
+  }
 
 
 @pytest.mark.parametrize("conv_type", CONV_TYPES)
@@ -29,12 +31,13 @@ def test_head_shapes(conv_type):
   s = FINAL[conv_type]
   assert model.final_size(conv_type) == s
   x = jnp.zeros((3, 32, 32, 3))
-  for net, head in (("Net1", {"TorchDense_0": (64, 2)}),
-                    ("Net2", {"TorchDense_1": (64 * s * s, 64), "TorchDense_0": (64, 2)})):
+  for net, head in (
+    ("Net1", {"TorchDense_0": (64, 2)}),
+    ("Net2", {"TorchDense_1": (64 * s * s, 64), "TorchDense_0": (64, 2)}),
+  ):
     m = model.make_net(net, conv_type)
     params = jax.eval_shape(m.init, jax.random.key(0), x)["params"]
-    assert {k: v["Dense_0"]["kernel"].shape for k, v in params.items() if k != "Features_0"} \
-        == head
+    assert {k: v["Dense_0"]["kernel"].shape for k, v in params.items() if k != "Features_0"} == head
     chex.assert_shape(jax.eval_shape(m.apply, {"params": params}, x), (3, 2))
 
 
@@ -63,8 +66,11 @@ def _channel_last_xla_logits(params, x_NHWC, net, conv_type):
     if width:
       h = jnp.pad(h, ((0, 0), (width, width), (width, width), (0, 0)), mode=mode)
     w_HWIO = params["Features_0"][f"PaddedConv_{i}"]["kernel"]
-    h = jax.nn.relu(jax.lax.conv_general_dilated(h, w_HWIO, (stride, stride), "VALID",
-                                                 dimension_numbers=("NHWC", "HWIO", "NHWC")))
+    h = jax.nn.relu(
+      jax.lax.conv_general_dilated(
+        h, w_HWIO, (stride, stride), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+      )
+    )
   dense = lambda name, v: v @ params[name]["Dense_0"]["kernel"] + params[name]["Dense_0"]["bias"]
   if net == "Net1":
     return dense("TorchDense_0", h.max(axis=(1, 2)))
@@ -73,8 +79,9 @@ def _channel_last_xla_logits(params, x_NHWC, net, conv_type):
 
 # Every padding's convolution equals XLA's in test_padding_conv.py; here the nets' wiring
 # (layout, ReLUs, heads) is checked once per head and per size of Net2's flattened map.
-@pytest.mark.parametrize("net,conv_type", [("Net1", "reflect"), ("Net2", "valid"),
-                                           ("Net2", "sconv"), ("Net2", "circular")])
+@pytest.mark.parametrize(
+  "net,conv_type", [("Net1", "reflect"), ("Net2", "valid"), ("Net2", "sconv"), ("Net2", "circular")]
+)
 def test_equals_channel_last_xla_convolution_net(net, conv_type):
   m = model.make_net(net, conv_type)
   x = jax.random.uniform(jax.random.key(1), (4, 32, 32, 3))
@@ -83,5 +90,6 @@ def test_equals_channel_last_xla_convolution_net(net, conv_type):
   loss = lambda f: lambda p: -jnp.mean(jax.nn.log_softmax(f(p))[jnp.arange(4), y])
   ours = loss(lambda p: m.apply({"params": p}, x))
   ref = loss(lambda p: _channel_last_xla_logits(p, x, net, conv_type))
-  chex.assert_trees_all_close(jax.value_and_grad(ours)(params), jax.value_and_grad(ref)(params),
-                              atol=1e-5, rtol=1e-4)
+  chex.assert_trees_all_close(
+    jax.value_and_grad(ours)(params), jax.value_and_grad(ref)(params), atol=1e-5, rtol=1e-4
+  )

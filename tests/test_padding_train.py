@@ -37,21 +37,32 @@ def _fresh_state(seeds):
   """Early-stopping state of `seeds` seeds before the first epoch; parameters {"w": 0}."""
   zeros = lambda dtype=jnp.float32: jnp.zeros(seeds, dtype)
   return train.SeedsState(
-      params={"w": zeros()}, opt_state=(), best_params={"w": zeros()},
-      best_loss=jnp.full(seeds, jnp.inf), bad_epochs=zeros(jnp.int32),
-      active=jnp.ones(seeds, bool), epochs=zeros(jnp.int32), val_acc=zeros(),
-      diverged=zeros(bool))
+    params={"w": zeros()},
+    opt_state=(),
+    best_params={"w": zeros()},
+    best_loss=jnp.full(seeds, jnp.inf),
+    bad_epochs=zeros(jnp.int32),
+    active=jnp.ones(seeds, bool),
+    epochs=zeros(jnp.int32),
+    val_acc=zeros(),
+    diverged=zeros(bool),
+  )
 
 
 def test_early_stopping_keeps_best_and_stops_after_patience():
-  losses = np.array([[5, 4, 3, 3.5, 3.2, 3.1, 1.0],   # seed 0: best at epoch 2, stops at epoch 4
-                     [5, 4, 3, 2.5, 2.2, 2.1, 2.0]])  # seed 1: always improves
+  losses = np.array(
+    [
+      [5, 4, 3, 3.5, 3.2, 3.1, 1.0],  # seed 0: best at epoch 2, stops at epoch 4
+      [5, 4, 3, 2.5, 2.2, 2.1, 2.0],
+    ]
+  )  # seed 1: always improves
   state = _fresh_state(2)
   actives = []
   for epoch in range(losses.shape[1]):
     state = state._replace(params={"w": jnp.where(state.active, epoch, state.params["w"])})
-    state = train.early_stopping(state, jnp.asarray(losses[:, epoch]),
-                                 jnp.asarray([10.0 * epoch, 10.0 * epoch]), patience=2)
+    state = train.early_stopping(
+      state, jnp.asarray(losses[:, epoch]), jnp.asarray([10.0 * epoch, 10.0 * epoch]), patience=2
+    )
     actives.append(np.asarray(state.active).tolist())
   assert [a[0] for a in actives] == [True, True, True, True, False, False, False]
   assert all(a[1] for a in actives)
@@ -66,8 +77,8 @@ def test_init_state_equals_model_init_per_seed():
   state = train.init_state(net, train.Recipe(), [4, 9], (32, 32, 3))
   for i, seed in enumerate([4, 9]):
     expected = net.init(jax.random.key(seed), jnp.zeros((1, 32, 32, 3)))["params"]
-    chex.assert_trees_all_equal(jax.tree.map(lambda a: a[i], state.params), expected)
-    chex.assert_trees_all_equal(jax.tree.map(lambda a: a[i], state.best_params), expected)
+    chex.assert_trees_all_equal(jax.tree.map(lambda a, i=i: a[i], state.params), expected)
+    chex.assert_trees_all_equal(jax.tree.map(lambda a, i=i: a[i], state.best_params), expected)
 
 
 def test_vmapped_seeds_equal_seeds_trained_alone():
@@ -76,14 +87,23 @@ def test_vmapped_seeds_equal_seeds_trained_alone():
   net = model.make_net("Net2", "circular")
   batches = lambda s: tuple(jnp.asarray(train.to_batches(a, 100)) for a in splits[s])
   run = lambda seeds: train.epoch_step(
-      train.epoch_step(train.init_state(net, cfg, seeds, (32, 32, 3)), net, cfg,
-                       batches("train"), batches("val"))[0],
-      net, cfg, batches("train"), batches("val"))
+    train.epoch_step(
+      train.init_state(net, cfg, seeds, (32, 32, 3)), net, cfg, batches("train"), batches("val")
+    )[0],
+    net,
+    cfg,
+    batches("train"),
+    batches("val"),
+  )
   together, metrics = run([3, 5])
   for i, seed in enumerate([3, 5]):
     alone, metrics_alone = run([seed])
-    chex.assert_trees_all_close(jax.tree.map(lambda a: a[i], together.params),
-                                jax.tree.map(lambda a: a[0], alone.params), rtol=1e-4, atol=1e-6)
+    chex.assert_trees_all_close(
+      jax.tree.map(lambda a, i=i: a[i], together.params),
+      jax.tree.map(lambda a: a[0], alone.params),
+      rtol=1e-4,
+      atol=1e-6,
+    )
     np.testing.assert_allclose(metrics.val_loss[i], metrics_alone.val_loss[0], rtol=1e-5)
 
 
@@ -122,9 +142,11 @@ def test_training_learns_the_boxes_and_reports_the_originals_numbers():
   def on_epoch(epoch, metrics, state):
     history.append(jax.tree.map(np.asarray, metrics))
     if epoch == cfg.epochs - 1:
-      last.update(params=jax.tree.map(np.asarray, state.params),
-                  best=jax.tree.map(np.asarray, state.best_params),
-                  best_loss=np.asarray(state.best_loss))
+      last.update(
+        params=jax.tree.map(np.asarray, state.params),
+        best=jax.tree.map(np.asarray, state.best_params),
+        best_loss=np.asarray(state.best_loss),
+      )
 
   res = train.train_seeds(net, cfg, splits, seeds, on_epoch=on_epoch)
   chex.assert_shape([res.val_acc, res.test_acc, res.epochs], [(2,)] * 3)
@@ -143,8 +165,9 @@ def test_training_learns_the_boxes_and_reports_the_originals_numbers():
     loss, acc = _numpy_metrics(net, p, *splits["val"], cfg.batch_size)
     np.testing.assert_allclose(val_loss[-1, s], loss, rtol=1e-4)
     np.testing.assert_allclose(history[-1].val_acc[s], acc)
-    _, test_acc = _numpy_metrics(net, jax.tree.map(lambda a, s=s: a[s], last["best"]),
-                                 *splits["test"], cfg.batch_size)
+    _, test_acc = _numpy_metrics(
+      net, jax.tree.map(lambda a, s=s: a[s], last["best"]), *splits["test"], cfg.batch_size
+    )
     np.testing.assert_allclose(res.test_acc[s], test_acc)
 
 
@@ -155,8 +178,9 @@ def test_stopped_seeds_keep_their_state():
   net = model.make_net("Net2", "valid")
   mesh = devices.mesh("seeds")  # placed as train_seeds places them: no recompiling
   put = lambda tree, sharding: jax.tree.map(lambda a: jax.device_put(a, sharding), tree)
-  batches = lambda s: put(tuple(train.to_batches(a, 100) for a in splits[s]),
-                          devices.replicated(mesh))
+  batches = lambda s: put(
+    tuple(train.to_batches(a, 100) for a in splits[s]), devices.replicated(mesh)
+  )
   state = train.init_state(net, cfg, [0, 1], (32, 32, 3))
   state = state._replace(active=jnp.array([True, False]), val_acc=jnp.array([7.0, 7.0]))
   before = jax.tree.map(np.asarray, state)
@@ -166,8 +190,10 @@ def test_stopped_seeds_keep_their_state():
   chex.assert_trees_all_equal(seed(after.params, 1), seed(before.params, 1))
   chex.assert_trees_all_equal(seed(after.opt_state, 1), seed(before.opt_state, 1))
   for tree in ("params", "opt_state"):  # the active seed trained: both changed
-    leaves = zip(jax.tree.leaves(seed(getattr(after, tree), 0)),
-                 jax.tree.leaves(seed(getattr(before, tree), 0)))
+    leaves = zip(
+      jax.tree.leaves(seed(getattr(after, tree), 0)),
+      jax.tree.leaves(seed(getattr(before, tree), 0)),
+    )
     assert all(not np.array_equal(a, b) for a, b in leaves if a.size > 1), tree
   np.testing.assert_array_equal(after.epochs, [1, 0])
   np.testing.assert_array_equal(np.asarray(after.val_acc)[1], 7.0)
@@ -199,8 +225,15 @@ def test_train_seeds_stops_once_every_seed_has_stopped_and_tests_the_best():
   splits = {"train": base["train"], "val": base["test"], "test": base["val"]}
   net = model.make_net("Net2", "valid")
   seen = []
-  res = train.train_seeds(net, cfg, splits, [0, 2], on_epoch=lambda epoch, m, state: seen.append(
-      (epoch, np.asarray(m.val_loss), jax.tree.map(np.asarray, state.params))))
+  res = train.train_seeds(
+    net,
+    cfg,
+    splits,
+    [0, 2],
+    on_epoch=lambda epoch, m, state: seen.append(
+      (epoch, np.asarray(m.val_loss), jax.tree.map(np.asarray, state.params))
+    ),
+  )
   assert [epoch for epoch, _, _ in seen] == [0, 1]
   np.testing.assert_array_equal(res.epochs, [2, 2])
   assert np.all(seen[1][1] > seen[0][1])
@@ -212,15 +245,27 @@ def test_train_seeds_stops_once_every_seed_has_stopped_and_tests_the_best():
 
 
 def test_a_seed_whose_loss_goes_non_finite_is_flagged_and_left_out_of_the_means():
-  res = train.train_seeds(model.make_net("Net1", "valid"),
-                          train.Recipe(epochs=2, batch_size=100, learning_rate=1e30),
-                          data.make_splits(**TINY), [0])
+  res = train.train_seeds(
+    model.make_net("Net1", "valid"),
+    train.Recipe(epochs=2, batch_size=100, learning_rate=1e30),
+    data.make_splits(**TINY),
+    [0],
+  )
   assert res.diverged.tolist() == [True]
-  from hw2_jax.padding import report  # pylint: disable=import-outside-toplevel
+  from hw2_jax.padding import report
+
   entry = {"val": [90.0, 50.0], "test": [80.0, 50.0], "epochs": [2, 2], "diverged": [1]}
-  study = {"config": {"seeds": [0, 1], "epochs": 2, "patience": 9, "batch_size": 100,
-                      "independent_val": False}, "device": "cpu",
-           "results": {"Net1": {"valid": entry}}}
+  study = {
+    "config": {
+      "seeds": [0, 1],
+      "epochs": 2,
+      "patience": 9,
+      "batch_size": 100,
+      "independent_val": False,
+    },
+    "device": "cpu",
+    "results": {"Net1": {"valid": entry}},
+  }
   md = report.markdown(study)
   assert "| valid | test (shifted) | 80.0 | 50.0* | 80.00 | 0.00 |" in md
   assert "non-finite" in md
@@ -229,17 +274,36 @@ def test_a_seed_whose_loss_goes_non_finite_is_flagged_and_left_out_of_the_means(
 def test_compare_puts_studies_side_by_side():
   """report.compare: per configuration each study's means (diverged rounds left out), mean
   epochs and seconds; a configuration one study lacks has empty cells."""
-  from hw2_jax.padding import report  # pylint: disable=import-outside-toplevel
-  a = {"results": {"Net1": {"valid": {"val": [90.0, 80.0], "test": [10.0, 20.0],
-                                      "epochs": [3, 5], "seconds": 12.0},
-                            "fconv": {"val": [70.0], "test": [60.0], "epochs": [2]}}}}
-  b = {"results": {"Net1": {"valid": {"val": [50.0, 100.0], "test": [0.0, 40.0],
-                                      "epochs": [4, 4], "diverged": [0], "seconds": 30.0}}}}
+  from hw2_jax.padding import report
+
+  a = {
+    "results": {
+      "Net1": {
+        "valid": {"val": [90.0, 80.0], "test": [10.0, 20.0], "epochs": [3, 5], "seconds": 12.0},
+        "fconv": {"val": [70.0], "test": [60.0], "epochs": [2]},
+      }
+    }
+  }
+  b = {
+    "results": {
+      "Net1": {
+        "valid": {
+          "val": [50.0, 100.0],
+          "test": [0.0, 40.0],
+          "epochs": [4, 4],
+          "diverged": [0],
+          "seconds": 30.0,
+        }
+      }
+    }
+  }
   table = report.compare({"fp32": a, "bf16": b})
   lines = table.splitlines()
-  assert lines[0] == ("| net | conv type | validation % (fp32) | validation % (bf16) | "
-                      "shifted test % (fp32) | shifted test % (bf16) | epochs (fp32) | "
-                      "epochs (bf16) | seconds (fp32) | seconds (bf16) |")
+  assert lines[0] == (
+    "| net | conv type | validation % (fp32) | validation % (bf16) | "
+    "shifted test % (fp32) | shifted test % (bf16) | epochs (fp32) | "
+    "epochs (bf16) | seconds (fp32) | seconds (bf16) |"
+  )
   assert lines[2] == "| Net1 | valid | 85.00 | 100.00 | 15.00 | 40.00 | 4.0 | 4.0 | 12 | 30 |"
   assert lines[3] == "| Net1 | fconv | 70.00 |  | 60.00 |  | 2.0 |  |  |  |"
 

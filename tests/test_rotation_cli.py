@@ -6,14 +6,19 @@ import chex
 import jax
 import numpy as np
 import pytest
+from test_rotation_data import make_folder
 
 from hw2_jax.cli import main
 from hw2_jax.rotation import study
 from hw2_jax.rotation.config import Config
-from test_rotation_data import make_folder  # pylint: disable=import-error
 
-OUTPUTS = ("rotation_study.json", "rotation_study.md", "rotation_study.png",
-           "samples_plain.png", "samples_augmented.png")
+OUTPUTS = (
+  "rotation_study.json",
+  "rotation_study.md",
+  "rotation_study.png",
+  "samples_plain.png",
+  "samples_augmented.png",
+)
 
 
 def _run(argv):
@@ -23,8 +28,24 @@ def _run(argv):
 def test_folder_run_writes_every_output_then_eval_only(tmp_path):
   make_folder(tmp_path / "d", classes=("cat", "ship", "frog"), per_class=4)
   out = tmp_path / "out"
-  _run(["--data-dir", tmp_path / "d", "--out", out, "--epochs", 2, "--seeds", 2,
-        "--batch-size", 5, "--angles", 0, 90, 180])
+  _run(
+    [
+      "--data-dir",
+      tmp_path / "d",
+      "--out",
+      out,
+      "--epochs",
+      2,
+      "--seeds",
+      2,
+      "--batch-size",
+      5,
+      "--angles",
+      0,
+      90,
+      180,
+    ]
+  )
   for name in OUTPUTS:
     assert (out / name).stat().st_size > 0, name
   result = json.loads((out / "rotation_study.json").read_text())
@@ -41,13 +62,27 @@ def test_folder_run_writes_every_output_then_eval_only(tmp_path):
   assert (out / "checkpoints" / "plain").is_dir() and (out / "checkpoints" / "augmented").is_dir()
 
   again = tmp_path / "again"
-  _run(["--data-dir", tmp_path / "d", "--out", again, "--checkpoint-dir", out / "checkpoints",
-        "--eval-only", "--angles", 0, 45])
+  _run(
+    [
+      "--data-dir",
+      tmp_path / "d",
+      "--out",
+      again,
+      "--checkpoint-dir",
+      out / "checkpoints",
+      "--eval-only",
+      "--angles",
+      0,
+      45,
+    ]
+  )
   redo = json.loads((again / "rotation_study.json").read_text())
   assert redo["angles"] == [0, 45] and redo["config"]["eval_only"]
   for name in ("plain", "augmented"):
-    assert redo["models"][name]["accuracy_per_seed"][0][0] == \
-        result["models"][name]["accuracy_per_seed"][0][0]
+    assert (
+      redo["models"][name]["accuracy_per_seed"][0][0]
+      == result["models"][name]["accuracy_per_seed"][0][0]
+    )
 
 
 def test_limits_and_a_rerun_keeps_one_checkpoint(tmp_path):
@@ -55,8 +90,23 @@ def test_limits_and_a_rerun_keeps_one_checkpoint(tmp_path):
   other settings replaces the first only with --overwrite and leaves only its own checkpoint."""
   make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=3)  # 6 + 6 images
   out = tmp_path / "out"
-  common = ["--data-dir", tmp_path / "d", "--out", out, "--models", "plain", "--batch-size", 2,
-            "--angles", 0, 90, "--train-limit", 4, "--test-limit", 3]
+  common = [
+    "--data-dir",
+    tmp_path / "d",
+    "--out",
+    out,
+    "--models",
+    "plain",
+    "--batch-size",
+    2,
+    "--angles",
+    0,
+    90,
+    "--train-limit",
+    4,
+    "--test-limit",
+    3,
+  ]
   _run(common + ["--epochs", 1])
   first = json.loads((out / "rotation_study.json").read_text())
   _run(common + ["--epochs", 2, "--overwrite"])
@@ -68,8 +118,10 @@ def test_limits_and_a_rerun_keeps_one_checkpoint(tmp_path):
     np.testing.assert_allclose(acc, np.round(acc), atol=1e-3)
   assert len(result["models"]["plain"]["train_loss_per_epoch"]) == 2
   # the same images: the first epoch of both runs has the same loss
-  assert result["models"]["plain"]["train_loss_per_epoch"][0] == \
-      first["models"]["plain"]["train_loss_per_epoch"][0]
+  assert (
+    result["models"]["plain"]["train_loss_per_epoch"][0]
+    == first["models"]["plain"]["train_loss_per_epoch"][0]
+  )
 
 
 def test_plain_and_augmented_models_differ_only_by_the_augmentation():
@@ -80,8 +132,12 @@ def test_plain_and_augmented_models_differ_only_by_the_augmentation():
   images = jax.numpy.asarray(rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8))
   labels = jax.numpy.asarray(rng.integers(0, 10, 8).astype(np.int32))
   run = lambda name, angle: study.train_model(
-      Config(epochs=1, batch_size=4, max_augment_angle=angle), name, images, labels,
-      log=lambda *_: None)[:2]
+    Config(epochs=1, batch_size=4, max_augment_angle=angle),
+    name,
+    images,
+    labels,
+    log=lambda *_: None,
+  )[:2]
   plain, plain_losses = run("plain", 90.0)
   unturned, unturned_losses = run("augmented", 0.0)
   chex.assert_trees_all_close(unturned, plain, atol=1e-7)
@@ -99,7 +155,9 @@ def test_tfds_mock_run(tmp_path):
   assert len(result["models"]["augmented"]["accuracy"]) == 2
 
 
-@pytest.mark.parametrize("argv, message", [
+@pytest.mark.parametrize(
+  "argv, message",
+  [
     (["--epochs", 0], "--epochs must be >= 1"),
     (["--seeds", 0], "--seeds must be >= 1"),
     (["--models", "rotated"], "unknown model 'rotated'"),
@@ -113,7 +171,8 @@ def test_tfds_mock_run(tmp_path):
     (["--train-limit", 0], "--train-limit must be >= 1"),
     (["--test-limit", -1], "--test-limit must be >= 1"),
     (["--data-dir", "d", "--tfds-dir", "t"], "--data-dir and --tfds-dir both given"),
-])
+  ],
+)
 def test_bad_input_is_one_line_error(tmp_path, capsys, argv, message):
   with pytest.raises(SystemExit) as e:
     _run(argv + ["--out", tmp_path / "o", "--checkpoint-dir", tmp_path / "c"])
@@ -129,16 +188,30 @@ def _json(out):
 def test_reruns_reuse_refuse_or_overwrite_the_trained_models(tmp_path, capsys, monkeypatch):
   make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=3)
   out = tmp_path / "out"
-  base = ["--data-dir", tmp_path / "d", "--out", out, "--epochs", 1, "--batch-size", 4,
-          "--angles", 0, 90]
+  base = [
+    "--data-dir",
+    tmp_path / "d",
+    "--out",
+    out,
+    "--epochs",
+    1,
+    "--batch-size",
+    4,
+    "--angles",
+    0,
+    90,
+  ]
   _run(base + ["--models", "plain"])
   first = _json(out)
   assert Config().out == "runs/rotation-study"
   # the same settings and another model: plain is restored, not trained again
   trained = []
   real = study.train_model
-  monkeypatch.setattr(study, "train_model",
-                      lambda cfg, name, *a, **k: trained.append(name) or real(cfg, name, *a, **k))
+  monkeypatch.setattr(
+    study,
+    "train_model",
+    lambda cfg, name, *a, **k: trained.append(name) or real(cfg, name, *a, **k),
+  )
   _run(base + ["--models", "augmented"])
   assert trained == ["augmented"]
   merged = _json(out)
@@ -153,22 +226,33 @@ def test_reruns_reuse_refuse_or_overwrite_the_trained_models(tmp_path, capsys, m
   assert "--learning-rate 0.001 there, 0.01 here" in err and "--overwrite" in err
   # --overwrite retrains and replaces the checkpoints
   _run(base + ["--learning-rate", 0.01, "--seed", 5, "--overwrite"])
-  meta = study.checkpoint.restore_meta(study._manager(
-      study.Config(out=str(out)), "plain"))
+  meta = study.checkpoint.restore_meta(study._manager(study.Config(out=str(out)), "plain"))
   assert meta["config"]["learning_rate"] == 0.01 and meta["config"]["seed"] == 5
   assert _json(out)["config"]["learning_rate"] == 0.01
   # --eval-only records the checkpoints' settings, not the flags' defaults
   again = tmp_path / "again"
-  _run(["--data-dir", tmp_path / "d", "--out", again, "--checkpoint-dir", out / "checkpoints",
-        "--eval-only", "--angles", 45])
+  _run(
+    [
+      "--data-dir",
+      tmp_path / "d",
+      "--out",
+      again,
+      "--checkpoint-dir",
+      out / "checkpoints",
+      "--eval-only",
+      "--angles",
+      45,
+    ]
+  )
   cfg = _json(again)["config"]
   assert (cfg["epochs"], cfg["learning_rate"], cfg["seed"], cfg["batch_size"]) == (1, 0.01, 5, 4)
 
 
 def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
   make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
-  monkeypatch.setattr(study, "train_model", lambda *a, **k: (_ for _ in ()).throw(
-      KeyboardInterrupt))
+  monkeypatch.setattr(
+    study, "train_model", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
+  )
   with pytest.raises(SystemExit) as e:
     _run(["--data-dir", tmp_path / "d", "--out", tmp_path / "o"])
   err = capsys.readouterr().err
@@ -178,10 +262,26 @@ def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
 
 def test_batch_larger_than_the_data_is_clamped_with_a_message(tmp_path, capsys):
   make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
-  _run(["--data-dir", tmp_path / "d", "--out", tmp_path / "o", "--epochs", 1, "--batch-size",
-        10**6, "--models", "plain", "--angles", 0])
-  assert "--batch-size 1000000 is more than the 4 training images; training on batches of 4" \
-      in capsys.readouterr().out
+  _run(
+    [
+      "--data-dir",
+      tmp_path / "d",
+      "--out",
+      tmp_path / "o",
+      "--epochs",
+      1,
+      "--batch-size",
+      10**6,
+      "--models",
+      "plain",
+      "--angles",
+      0,
+    ]
+  )
+  assert (
+    "--batch-size 1000000 is more than the 4 training images; training on batches of 4"
+    in capsys.readouterr().out
+  )
   assert _json(tmp_path / "o")["config"]["batch_size"] == 4
 
 
@@ -196,7 +296,15 @@ def test_help_says_what_the_limits_do_and_each_default_once(capsys):
 def test_unwritable_checkpoint_dir_names_its_flag(tmp_path, capsys):
   (tmp_path / "file").write_text("")
   with pytest.raises(SystemExit):
-    _run(["--data-dir", tmp_path / "d", "--out", tmp_path / "o", "--checkpoint-dir",
-          tmp_path / "file" / "c"])
+    _run(
+      [
+        "--data-dir",
+        tmp_path / "d",
+        "--out",
+        tmp_path / "o",
+        "--checkpoint-dir",
+        tmp_path / "file" / "c",
+      ]
+    )
   err = capsys.readouterr().err
   assert "--checkpoint-dir" in err and "pass a writable one with --checkpoint-dir" in err

@@ -32,8 +32,13 @@ def test_shapes_and_parameter_count():
 
 def test_pytorch_default_init_bounds():
   params = _params(1)
-  fan_ins = {"ConvBlock_0": 27, "ConvBlock_1": 288, "ConvBlock_2": 576,
-             "TorchDense_0": 1024, "TorchDense_1": 64}
+  fan_ins = {
+    "ConvBlock_0": 27,
+    "ConvBlock_1": 288,
+    "ConvBlock_2": 576,
+    "TorchDense_0": 1024,
+    "TorchDense_1": 64,
+  }
   for name, fan_in in fan_ins.items():
     for leaf in jax.tree.leaves(params[name]):
       bound = 1 / np.sqrt(fan_in)

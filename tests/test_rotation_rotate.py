@@ -64,8 +64,9 @@ def test_positive_angle_turns_counter_clockwise():
 
 
 def test_matches_torchvision_reference_at_many_angles():
-  angles = np.array([0, 30, 45, 60, 90, 120, 150, 180, 210, 270, 330, 360, -17.5, 123.4],
-                    np.float32)
+  angles = np.array(
+    [0, 30, 45, 60, 90, 120, 150, 180, 210, 270, 330, 360, -17.5, 123.4], np.float32
+  )
   for h, w in ((32, 32), (6, 9)):
     x = _images(len(angles), h, w, seed=h)
     out = np.asarray(rotate(jnp.asarray(x), jnp.asarray(angles)))
@@ -100,8 +101,9 @@ def test_augmentation_angles_differ_per_image_per_step_and_per_epoch():
   seeds, batch = 2, 64
   _, aug0 = train.epoch_keys(0, 0)
   _, aug1 = train.epoch_keys(0, 1)
-  draws = lambda aug, t: np.stack([np.asarray(random_angles(k, batch))
-                                   for k in train.step_keys(aug, t, seeds)])
+  draws = lambda aug, t: np.stack(
+    [np.asarray(random_angles(k, batch)) for k in train.step_keys(aug, t, seeds)]
+  )
   a00, a01, a10 = draws(aug0, 0), draws(aug0, 1), draws(aug1, 0)
   chex.assert_shape(a00, (seeds, batch))
   assert len(np.unique(a00)) == seeds * batch  # every image, every seed: its own angle

@@ -16,8 +16,10 @@ from hw2_jax.rotation.rotate import random_angles, rotate
 
 def _data(n=40, seed=0):
   rng = np.random.default_rng(seed)
-  return (jnp.asarray(rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)),
-          jnp.asarray(rng.integers(0, 10, n).astype(np.int32)))
+  return (
+    jnp.asarray(rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)),
+    jnp.asarray(rng.integers(0, 10, n).astype(np.int32)),
+  )
 
 
 def test_epoch_batches_cover_every_image_once_per_seed():
@@ -37,21 +39,32 @@ def test_vmapped_step_equals_single_seed_steps():
   seeds, bs, lr = 2, 8, 1e-3
   idx_SxTxB, mask_TxB = train.epoch_batches(jax.random.key(0), seeds, 40, bs)
   _, aug_key = train.epoch_keys(0, 0)
-  one = jax.jit(functools.partial(train._train_step_one, augment=True, max_angle=360.0,
-                                  learning_rate=lr))
+  one = jax.jit(
+    functools.partial(train._train_step_one, augment=True, max_angle=360.0, learning_rate=lr)
+  )
   states = train.init_state(0, seeds, lr)
   singles = [jax.tree.map(lambda a, s=s: a[s], states) for s in range(seeds)]
   for t in range(3):
-    states, loss_S = train.train_step(states, images, labels, idx_SxTxB, mask_TxB, aug_key,
-                                      jnp.int32(t), augment=True, max_angle=360.0,
-                                      learning_rate=lr)
+    states, loss_S = train.train_step(
+      states,
+      images,
+      labels,
+      idx_SxTxB,
+      mask_TxB,
+      aug_key,
+      jnp.int32(t),
+      augment=True,
+      max_angle=360.0,
+      learning_rate=lr,
+    )
     chex.assert_shape(loss_S, (seeds,))
     keys_S = train.step_keys(aug_key, t, seeds)
     for s in range(seeds):
       singles[s], _ = one(singles[s], images, labels, idx_SxTxB[s, t], mask_TxB[t], keys_S[s])
   for s in range(seeds):
-    chex.assert_trees_all_close(jax.tree.map(lambda a, s=s: a[s], states), singles[s],
-                                atol=1e-5, rtol=1e-4)
+    chex.assert_trees_all_close(
+      jax.tree.map(lambda a, s=s: a[s], states), singles[s], atol=1e-5, rtol=1e-4
+    )
 
 
 @pytest.mark.parametrize("seeds", [1, 2])
@@ -63,27 +76,55 @@ def test_augmented_step_trains_on_the_rotated_batch(seeds):
   idx_SxTxB, mask_TxB = train.epoch_batches(jax.random.PRNGKey(0), seeds, 40, bs)
   _, aug_key = train.epoch_keys(0, 0)
   init = jax.tree.map(np.asarray, train.init_state(0, seeds, lr))  # train_step donates
-  step = functools.partial(train.train_step, augment=False, max_angle=max_angle,
-                           learning_rate=lr)
+  step = functools.partial(train.train_step, augment=False, max_angle=max_angle, learning_rate=lr)
   augmented, loss_S = train.train_step(
-      jax.tree.map(jnp.asarray, init), images, labels, idx_SxTxB, mask_TxB, aug_key,
-      jnp.int32(t), augment=True, max_angle=max_angle, learning_rate=lr)
+    jax.tree.map(jnp.asarray, init),
+    images,
+    labels,
+    idx_SxTxB,
+    mask_TxB,
+    aug_key,
+    jnp.int32(t),
+    augment=True,
+    max_angle=max_angle,
+    learning_rate=lr,
+  )
   keys_S = train.step_keys(aug_key, t, seeds)
   for s in range(seeds):
     idx_B = idx_SxTxB[s, t]
     angles_B = random_angles(keys_S[s], bs, max_angle)
     assert np.all(np.abs(angles_B) <= max_angle) and np.abs(angles_B).max() > 10
     batch = rotate(images[idx_B], angles_B)
-    one = lambda: jax.tree.map(lambda a, s=s: jnp.asarray(a[s:s + 1]), init)
-    by_hand, loss = step(one(), batch, labels[idx_B], jnp.arange(bs)[None, None],
-                         jnp.ones((1, bs)), aug_key, jnp.int32(0))
-    chex.assert_trees_all_close(jax.tree.map(lambda a, s=s: a[s], augmented),
-                                jax.tree.map(lambda a: a[0], by_hand), atol=1e-6, rtol=1e-5)
+    one = lambda s=s: jax.tree.map(lambda a: jnp.asarray(a[s : s + 1]), init)
+    by_hand, loss = step(
+      one(),
+      batch,
+      labels[idx_B],
+      jnp.arange(bs)[None, None],
+      jnp.ones((1, bs)),
+      aug_key,
+      jnp.int32(0),
+    )
+    chex.assert_trees_all_close(
+      jax.tree.map(lambda a, s=s: a[s], augmented),
+      jax.tree.map(lambda a: a[0], by_hand),
+      atol=1e-6,
+      rtol=1e-5,
+    )
     np.testing.assert_allclose(loss_S[s], loss[0], rtol=1e-5)
-    unrotated, _ = step(one(), images[idx_B], labels[idx_B], jnp.arange(bs)[None, None],
-                        jnp.ones((1, bs)), aug_key, jnp.int32(0))
-    gap = max(float(np.abs(np.asarray(x[s]) - np.asarray(y[0])).max()) for x, y in zip(
-        jax.tree.leaves(augmented.params), jax.tree.leaves(unrotated.params)))
+    unrotated, _ = step(
+      one(),
+      images[idx_B],
+      labels[idx_B],
+      jnp.arange(bs)[None, None],
+      jnp.ones((1, bs)),
+      aug_key,
+      jnp.int32(0),
+    )
+    gap = max(
+      float(np.abs(np.asarray(x[s]) - np.asarray(y[0])).max())
+      for x, y in zip(jax.tree.leaves(augmented.params), jax.tree.leaves(unrotated.params))
+    )
     assert gap > 1e-4, gap  # the rotation changed the update, far beyond the tolerance above
 
 
@@ -95,9 +136,18 @@ def test_training_reduces_loss_on_a_fixed_batch():
   mask_TxB = jnp.ones((5, 8))
   losses = []
   for _ in range(15):
-    states, loss_S = train.train_step(states, images, labels, idx_SxTxB, mask_TxB,
-                                      jax.random.key(0), jnp.int32(0), augment=True,
-                                      max_angle=360.0, learning_rate=1e-3)
+    states, loss_S = train.train_step(
+      states,
+      images,
+      labels,
+      idx_SxTxB,
+      mask_TxB,
+      jax.random.key(0),
+      jnp.int32(0),
+      augment=True,
+      max_angle=360.0,
+      learning_rate=1e-3,
+    )
     losses.append(np.asarray(loss_S))
   assert np.all(losses[-1] < 0.7 * losses[0]), losses
 
@@ -111,8 +161,9 @@ def test_masked_padding_does_not_change_the_loss():
   padded = train._loss(one, x, labels, jnp.array([1, 1, 1, 1, 1, 0, 0, 0], jnp.float32))
   chex.assert_trees_all_close(full, padded, rtol=1e-6)
   # the mean cross-entropy of the real images, also for a last batch of one image
-  ce = -jnp.take_along_axis(jax.nn.log_softmax(CNN().apply({"params": one}, x)),
-                            labels[:, None], -1)[:, 0]
+  ce = -jnp.take_along_axis(
+    jax.nn.log_softmax(CNN().apply({"params": one}, x)), labels[:, None], -1
+  )[:, 0]
   chex.assert_trees_all_close(full, ce[:5].mean(), rtol=1e-5)
   single = train._loss(one, x, labels, jnp.array([1, 0, 0, 0, 0, 0, 0, 0], jnp.float32))
   chex.assert_trees_all_close(single, ce[0], rtol=1e-5)
@@ -133,16 +184,21 @@ def test_the_keys_of_the_committed_results():
   shuffle, aug = train.epoch_keys(0, 0)
   assert (data(shuffle), data(aug)) == ([3446940613, 1846128079], [2405535642, 3689800880])
   assert [data(k) for k in train.epoch_keys(3, 2)] == [
-      [2514662449, 1391369828], [3795574394, 2992290669]]
-  assert data(train.step_keys(aug, 5, 2)) == [
-      [248292005, 1449945599], [2154936062, 4216022471]]
+    [2514662449, 1391369828],
+    [3795574394, 2992290669],
+  ]
+  assert data(train.step_keys(aug, 5, 2)) == [[248292005, 1449945599], [2154936062, 4216022471]]
 
 
 def test_epoch_keys_are_distinct():
   """The shuffle and augmentation keys of an epoch differ from each other and across epochs
   and seeds (one stream reused for both would tie the angles to the batch order)."""
-  keys = [np.asarray(jax.random.key_data(k)).tobytes()
-          for seed in (0, 1) for epoch in (0, 1, 2) for k in train.epoch_keys(seed, epoch)]
+  keys = [
+    np.asarray(jax.random.key_data(k)).tobytes()
+    for seed in (0, 1)
+    for epoch in (0, 1, 2)
+    for k in train.epoch_keys(seed, epoch)
+  ]
   assert len(set(keys)) == len(keys)
 
 
@@ -150,15 +206,15 @@ def test_evaluate_matches_direct_accuracy_and_rotation_invariance_at_360():
   images, labels = _data(30)
   params = train.init_state(0, 2, 1e-3).params
   apply = jax.jit(CNN().apply)
-  acc_AxS = train.evaluate(params, np.asarray(images), np.asarray(labels), [0, 360, 90],
-                           batch_size=7)
+  acc_AxS = train.evaluate(
+    params, np.asarray(images), np.asarray(labels), [0, 360, 90], batch_size=7
+  )
   chex.assert_shape(acc_AxS, (3, 2))
   for s in range(2):
     p = jax.tree.map(lambda a, s=s: a[s], params)
     pred = np.argmax(apply({"params": p}, train.to_float(images)), -1)
     assert np.isclose(acc_AxS[0, s], 100 * np.mean(pred == np.asarray(labels)))
-    pred90 = np.argmax(apply({"params": p},
-                             train.to_float(jnp.rot90(images, 1, axes=(1, 2)))), -1)
+    pred90 = np.argmax(apply({"params": p}, train.to_float(jnp.rot90(images, 1, axes=(1, 2)))), -1)
     assert np.isclose(acc_AxS[2, s], 100 * np.mean(pred90 == np.asarray(labels)))
   chex.assert_trees_all_equal(acc_AxS[0], acc_AxS[1])
 
@@ -170,10 +226,14 @@ def test_evaluate_counts_only_the_real_images():
   params = train.init_state(0, 1, 1e-3).params
   head = params["TorchDense_1"]["Dense_0"]
   params = dict(params, TorchDense_1={"Dense_0": dict(head, bias=head["bias"].at[:, 0].set(1e3))})
-  for labels, want in (([0] * 10, 100.0), ([0, 1, 2, 0, 3, 0, 4, 5, 6, 0], 40.0),
-                       ([0] + [1] * 9, 10.0)):  # a padding image counted would make it 20
-    acc = train.evaluate(params, np.asarray(images), np.asarray(labels, np.int32), [0, 90],
-                         batch_size=4)
+  for labels, want in (
+    ([0] * 10, 100.0),
+    ([0, 1, 2, 0, 3, 0, 4, 5, 6, 0], 40.0),
+    ([0] + [1] * 9, 10.0),
+  ):  # a padding image counted would make it 20
+    acc = train.evaluate(
+      params, np.asarray(images), np.asarray(labels, np.int32), [0, 90], batch_size=4
+    )
     np.testing.assert_allclose(acc, np.full((2, 1), want), rtol=1e-6)
 
 
@@ -185,17 +245,33 @@ def test_precision_reaches_training_and_evaluation():
   x = train.to_float(images)
   state = train.init_state(0, 1, 1e-3)
   params = jax.tree.map(lambda a: a[0], state.params)
-  loss = lambda precision: float(optax.softmax_cross_entropy_with_integer_labels(
-      CNN(precision=precision).apply({"params": params}, x), labels).mean())
+  loss = lambda precision: float(
+    optax.softmax_cross_entropy_with_integer_labels(
+      CNN(precision=precision).apply({"params": params}, x), labels
+    ).mean()
+  )
   assert abs(loss("bf16") - loss("fp32")) > 1e-6
   idx, mask = jnp.arange(8)[None, None], jnp.ones((1, 8))
   for precision in ("fp32", "bf16"):
-    _, loss_S = train.train_step(jax.tree.map(jnp.copy, state), images, labels, idx, mask,
-                                 jax.random.key(0), jnp.int32(0), augment=False,
-                                 max_angle=0.0, learning_rate=1e-3, precision=precision)
+    _, loss_S = train.train_step(
+      jax.tree.map(jnp.copy, state),
+      images,
+      labels,
+      idx,
+      mask,
+      jax.random.key(0),
+      jnp.int32(0),
+      augment=False,
+      max_angle=0.0,
+      learning_rate=1e-3,
+      precision=precision,
+    )
     np.testing.assert_allclose(loss_S[0], loss(precision), rtol=1e-6)
-    program = str(jax.make_jaxpr(functools.partial(train.correct_count, precision=precision))(
-        state.params, images, labels, mask[0], 0.0))
+    program = str(
+      jax.make_jaxpr(functools.partial(train.correct_count, precision=precision))(
+        state.params, images, labels, mask[0], 0.0
+      )
+    )
     assert ("bf16" in program) == (precision == "bf16"), precision
 
 
@@ -207,8 +283,9 @@ def test_evaluate_scores_each_image_with_its_own_label():
     images[i, :, :, i % 3] = 25 * i + 20
   leaves, tree = jax.tree.flatten(train.init_state(0, 1, 1e-3).params)
   keys = jax.random.split(jax.random.key(3), len(leaves))  # larger random weights
-  params = jax.tree.unflatten(tree, [a * 5 + 0.2 * jax.random.normal(k, a.shape)
-                                     for a, k in zip(leaves, keys)])
+  params = jax.tree.unflatten(
+    tree, [a * 5 + 0.2 * jax.random.normal(k, a.shape) for a, k in zip(leaves, keys)]
+  )
   one = jax.tree.map(lambda a: a[0], params)
   labels = np.asarray(jnp.argmax(CNN().apply({"params": one}, train.to_float(images)), -1))
   assert len(set(labels.tolist())) > 1  # the answers depend on the image

@@ -61,28 +61,29 @@ EQUIVALENTS = Path(__file__).with_name("mutation_equivalents.json")
 
 @dataclasses.dataclass(frozen=True)
 class Tests:
-  files: tuple[str, ...]     # run in this order (fast, precise tests first: -x stops early)
-  k: str | None = None       # pytest -k expression, to leave out tests that add nothing here
+  files: tuple[str, ...]  # run in this order (fast, precise tests first: -x stops early)
+  k: str | None = None  # pytest -k expression, to leave out tests that add nothing here
 
 
 # Module -> the tests that claim its behaviour. Restricted to those tests so that a run over
 # all seven modules fits a session on a 2-core CPU.
 MODULES = {
-    "hw2_jax/padding/train.py": Tests((
-        "tests/test_padding_train.py", "tests/test_padding_cli.py")),
-    "hw2_jax/rotation/train.py": Tests((
-        "tests/test_rotation_train.py", "tests/test_rotation_model.py",
-        "tests/test_rotation_rotate.py", "tests/test_rotation_cli.py")),
-    "hw2_jax/rotation/rotate.py": Tests((
-        "tests/test_rotation_rotate.py", "tests/test_rotation_train.py")),
-    "hw2_jax/gpt/model.py": Tests((
-        "tests/test_gpt_model.py", "tests/test_gpt_generate.py")),
-    "hw2_jax/gpt/optimizer.py": Tests((
-        "tests/test_gpt_optimizer.py",)),
-    "hw2_jax/gpt/generate.py": Tests((
-        "tests/test_gpt_generate.py",)),
-    "hw2_jax/gpt/train.py": Tests((
-        "tests/test_gpt_train.py",)),
+  "hw2_jax/padding/train.py": Tests(("tests/test_padding_train.py", "tests/test_padding_cli.py")),
+  "hw2_jax/rotation/train.py": Tests(
+    (
+      "tests/test_rotation_train.py",
+      "tests/test_rotation_model.py",
+      "tests/test_rotation_rotate.py",
+      "tests/test_rotation_cli.py",
+    )
+  ),
+  "hw2_jax/rotation/rotate.py": Tests(
+    ("tests/test_rotation_rotate.py", "tests/test_rotation_train.py")
+  ),
+  "hw2_jax/gpt/model.py": Tests(("tests/test_gpt_model.py", "tests/test_gpt_generate.py")),
+  "hw2_jax/gpt/optimizer.py": Tests(("tests/test_gpt_optimizer.py",)),
+  "hw2_jax/gpt/generate.py": Tests(("tests/test_gpt_generate.py",)),
+  "hw2_jax/gpt/train.py": Tests(("tests/test_gpt_train.py",)),
 }
 
 PRAGMA = "pragma: no mutate"
@@ -92,35 +93,70 @@ STATUSES = ("killed", "timeout", "survived", "not covered", "equivalent")
 # Mutants
 # ----------------------------------------------------------------------------------------
 
-CMP_SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
-            ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In,
-            ast.Is: ast.IsNot, ast.IsNot: ast.Is}
-BIN_SWAP = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
-            ast.FloorDiv: ast.Div, ast.Mod: ast.Div, ast.Pow: ast.Mult,
-            ast.BitAnd: ast.BitOr, ast.BitOr: ast.BitAnd}
-SYMBOL = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==",
-          ast.NotEq: "!=", ast.In: "in", ast.NotIn: "not in", ast.Is: "is",
-          ast.IsNot: "is not", ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/",
-          ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|",
-          ast.And: "and", ast.Or: "or"}
+CMP_SWAP = {
+  ast.Lt: ast.LtE,
+  ast.LtE: ast.Lt,
+  ast.Gt: ast.GtE,
+  ast.GtE: ast.Gt,
+  ast.Eq: ast.NotEq,
+  ast.NotEq: ast.Eq,
+  ast.In: ast.NotIn,
+  ast.NotIn: ast.In,
+  ast.Is: ast.IsNot,
+  ast.IsNot: ast.Is,
+}
+BIN_SWAP = {
+  ast.Add: ast.Sub,
+  ast.Sub: ast.Add,
+  ast.Mult: ast.Div,
+  ast.Div: ast.Mult,
+  ast.FloorDiv: ast.Div,
+  ast.Mod: ast.Div,
+  ast.Pow: ast.Mult,
+  ast.BitAnd: ast.BitOr,
+  ast.BitOr: ast.BitAnd,
+}
+SYMBOL = {
+  ast.Lt: "<",
+  ast.LtE: "<=",
+  ast.Gt: ">",
+  ast.GtE: ">=",
+  ast.Eq: "==",
+  ast.NotEq: "!=",
+  ast.In: "in",
+  ast.NotIn: "not in",
+  ast.Is: "is",
+  ast.IsNot: "is not",
+  ast.Add: "+",
+  ast.Sub: "-",
+  ast.Mult: "*",
+  ast.Div: "/",
+  ast.FloorDiv: "//",
+  ast.Mod: "%",
+  ast.Pow: "**",
+  ast.BitAnd: "&",
+  ast.BitOr: "|",
+  ast.And: "and",
+  ast.Or: "or",
+}
 
 
 @dataclasses.dataclass
 class Mutant:
   module: str
   index: int
-  line: int            # 1-based line of the mutated node
+  line: int  # 1-based line of the mutated node
   end_line: int
   col: int
-  kind: str            # operator family
-  description: str     # e.g. "< -> <="
-  original: str        # the source line(s) before
-  mutated: str         # the same line(s) after
+  kind: str  # operator family
+  description: str  # e.g. "< -> <="
+  original: str  # the source line(s) before
+  mutated: str  # the same line(s) after
   source: str = dataclasses.field(repr=False, default="")
   status: str = "pending"  # killed | timeout | survived | not covered | equivalent | invalid
   seconds: float = 0.0
-  failed: str = ""     # first failing test of a killed mutant
-  reason: str = ""     # why an equivalent survivor is judged equivalent
+  failed: str = ""  # first failing test of a killed mutant
+  reason: str = ""  # why an equivalent survivor is judged equivalent
 
   @property
   def id(self) -> str:
@@ -148,8 +184,8 @@ class _Points(ast.NodeVisitor):
 
   def __init__(self):
     self.points = []
-    self._skip = set()       # ids of nodes not to mutate (docstrings, annotations)
-    self._depth_fn = 0       # inside a function body
+    self._skip = set()  # ids of nodes not to mutate (docstrings, annotations)
+    self._depth_fn = 0  # inside a function body
 
   # --- helpers ---
   def _add(self, node, new, kind, desc, statement=False):
@@ -167,8 +203,12 @@ class _Points(ast.NodeVisitor):
 
   # --- structure ---
   def _body_docstring(self, body):
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-        and isinstance(body[0].value.value, str):
+    if (
+      body
+      and isinstance(body[0], ast.Expr)
+      and isinstance(body[0].value, ast.Constant)
+      and isinstance(body[0].value.value, str)
+    ):
       self._skip_tree(body[0])
 
   def visit_Module(self, node):
@@ -184,8 +224,12 @@ class _Points(ast.NodeVisitor):
   def visit_FunctionDef(self, node):
     self._body_docstring(node.body)
     self._skip_tree(node.returns)
-    for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs + \
-        [node.args.vararg, node.args.kwarg]:
+    for a in (
+      node.args.posonlyargs
+      + node.args.args
+      + node.args.kwonlyargs
+      + [node.args.vararg, node.args.kwarg]
+    ):
       if a is not None:
         self._skip_tree(a.annotation)
     for dec in node.decorator_list:
@@ -232,9 +276,13 @@ class _Points(ast.NodeVisitor):
     if type(node.op) in BIN_SWAP:
       new = copy.deepcopy(node)
       new.op = BIN_SWAP[type(node.op)]()
-      self._add(node, ast.unparse(new), "augassign",
-                f"{SYMBOL[type(node.op)]}= -> {SYMBOL[BIN_SWAP[type(node.op)]]}=",
-                statement=True)
+      self._add(
+        node,
+        ast.unparse(new),
+        "augassign",
+        f"{SYMBOL[type(node.op)]}= -> {SYMBOL[BIN_SWAP[type(node.op)]]}=",
+        statement=True,
+      )
     self.visit(node.value)
 
   def visit_Expr(self, node):
@@ -286,8 +334,7 @@ class _Points(ast.NodeVisitor):
       if type(op) in CMP_SWAP:
         new = copy.deepcopy(node)
         new.ops[i] = CMP_SWAP[type(op)]()
-        self._add(node, new, "compare",
-                  f"{SYMBOL[type(op)]} -> {SYMBOL[CMP_SWAP[type(op)]]}")
+        self._add(node, new, "compare", f"{SYMBOL[type(op)]} -> {SYMBOL[CMP_SWAP[type(op)]]}")
     self.generic_visit(node)
 
   def visit_BinOp(self, node):
@@ -339,7 +386,7 @@ def _splice(lines: list[bytes], node, text: str, statement: bool) -> list[bytes]
   else:
     new = "(" + text + "\n" * extra + ")"
   head, tail = lines[l0][:c0], lines[l1][c1:]
-  return lines[:l0] + (head + new.encode() + tail).splitlines(keepends=True) + lines[l1 + 1:]
+  return lines[:l0] + (head + new.encode() + tail).splitlines(keepends=True) + lines[l1 + 1 :]
 
 
 def make_mutants(module: str, source: str) -> list[Mutant]:
@@ -364,11 +411,20 @@ def make_mutants(module: str, source: str) -> list[Mutant]:
     except SyntaxError:
       continue
     span = slice(node.lineno - 1, node.end_lineno)
-    mutants.append(Mutant(
-        module=module, index=len(mutants), line=node.lineno, end_line=node.end_lineno,
-        col=node.col_offset, kind=kind, description=desc,
-        original="\n".join(text_lines[span]), mutated="\n".join(mutated.splitlines()[span]),
-        source=mutated))
+    mutants.append(
+      Mutant(
+        module=module,
+        index=len(mutants),
+        line=node.lineno,
+        end_line=node.end_lineno,
+        col=node.col_offset,
+        kind=kind,
+        description=desc,
+        original="\n".join(text_lines[span]),
+        mutated="\n".join(mutated.splitlines()[span]),
+        source=mutated,
+      )
+    )
   return mutants
 
 
@@ -492,43 +548,71 @@ class Worker:
   def __init__(self, root: Path, cache: Path, fork: bool = True):
     self.dir = root
     for name in ("hw2_jax", "tests"):
-      shutil.copytree(ROOT / name, root / name,
-                      ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+      shutil.copytree(
+        ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+      )
     shutil.copy2(ROOT / "pyproject.toml", root / "pyproject.toml")
     (root / "_mutation_plugin.py").write_text(_PLUGIN)
     # No bytecode files: a mutant the same size as the original, written within the same
     # second, would otherwise run the original's cached bytecode.
-    self.env = dict(os.environ, PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1",
-                    JAX_COMPILATION_CACHE_DIR=str(cache),
-                    JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", MPLBACKEND="Agg",
-                    TF_CPP_MIN_LOG_LEVEL="3")
+    self.env = dict(
+      os.environ,
+      PYTHONPATH=str(root),
+      PYTHONDONTWRITEBYTECODE="1",
+      JAX_COMPILATION_CACHE_DIR=str(cache),
+      JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+      MPLBACKEND="Agg",
+      TF_CPP_MIN_LOG_LEVEL="3",
+    )
     for key in ("PYTEST_ADDOPTS", "MUTATION_TRACE_FILE", "MUTATION_DURATIONS"):
       self.env.pop(key, None)
     self.server = None
     if fork:
       (root / "_mutation_server.py").write_text(_SERVER)
-      self.server = subprocess.Popen([sys.executable, "_mutation_server.py"], cwd=root,
-                                     env=self.env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+      self.server = subprocess.Popen(
+        [sys.executable, "_mutation_server.py"],
+        cwd=root,
+        env=self.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+      )
 
   def pytest(self, tests: Tests, timeout: float | None, **env):
     """Runs the tests in this copy: (returncode, or None past the timeout; seconds; output).
 
     Through the fork server (the libraries imported once) unless `fork` is off; either way
     every run is a fresh process that has not imported hw2_jax or the tests."""
-    argv = ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "_mutation_plugin",
-            *tests.files] + (["-k", tests.k] if tests.k else [])
+    argv = [
+      "-x",
+      "-q",
+      "-p",
+      "no:cacheprovider",
+      "-p",
+      "no:xdist",
+      "-p",
+      "_mutation_plugin",
+      *tests.files,
+    ] + (["-k", tests.k] if tests.k else [])
     if self.server is not None:
       out_file = self.dir / "_out.txt"
-      self.server.stdin.write(json.dumps({"argv": argv, "env": env, "out": str(out_file),
-                                          "timeout": timeout or 1e9}) + "\n")
+      self.server.stdin.write(
+        json.dumps({"argv": argv, "env": env, "out": str(out_file), "timeout": timeout or 1e9})
+        + "\n"
+      )
       self.server.stdin.flush()
       reply = json.loads(self.server.stdout.readline())
       return reply["rc"], reply["seconds"], out_file.read_text(errors="replace")
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", *argv], cwd=self.dir,
-                            env={**self.env, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+      [sys.executable, "-m", "pytest", *argv],
+      cwd=self.dir,
+      env={**self.env, **env},
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+      text=True,
+      start_new_session=True,
+    )
     try:
       out, _ = proc.communicate(timeout=timeout)
       return proc.returncode, time.perf_counter() - start, out
@@ -566,24 +650,32 @@ def run_module(module: str, workers: list[Worker], args, log, only_keys=None) ->
   if only_keys is not None:
     mutants = [m for m in mutants if m.key in only_keys]
   if args.max_mutants:
-    mutants = mutants[:args.max_mutants]
-  log(f"{module}: {len(mutants)} mutants; tests: {' '.join(tests.files)}"
-      + (f" -k {tests.k!r}" if tests.k else ""))
+    mutants = mutants[: args.max_mutants]
+  log(
+    f"{module}: {len(mutants)} mutants; tests: {' '.join(tests.files)}"
+    + (f" -k {tests.k!r}" if tests.k else "")
+  )
   t_module = time.perf_counter()
 
   # The unmutated run: must pass; traced for the lines the tests execute, timed per test.
   w0 = workers[0]
   trace, durations_file = w0.dir / "_trace.json", w0.dir / "_durations.json"
   rc, base_secs, out = w0.pytest(
-      tests, None, MUTATION_TRACE_FILE=str(w0.dir / module), MUTATION_TRACE_OUT=str(trace),
-      MUTATION_DURATIONS=str(durations_file))
+    tests,
+    None,
+    MUTATION_TRACE_FILE=str(w0.dir / module),
+    MUTATION_TRACE_OUT=str(trace),
+    MUTATION_DURATIONS=str(durations_file),
+  )
   if rc != 0:
     raise SystemExit(f"{module}: the tests fail on the unmutated code:\n{out[-3000:]}")
   covered = None if args.no_coverage_filter else set(json.loads(trace.read_text()))
   durations = json.loads(durations_file.read_text())
   timeout = max(args.min_timeout, args.timeout_factor * base_secs)
-  log(f"  unmutated run: {len(durations)} tests passed in {base_secs:.1f} s (traced); "
-      f"timeout per mutant {timeout:.0f} s")
+  log(
+    f"  unmutated run: {len(durations)} tests passed in {base_secs:.1f} s (traced); "
+    f"timeout per mutant {timeout:.0f} s"
+  )
 
   # -x stops at the first failure: tests run by kills per second so far (a test's setup,
   # module fixtures included, counts in its time), so that cheap tests that kill run first.
@@ -621,8 +713,10 @@ def run_module(module: str, workers: list[Worker], args, log, only_keys=None) ->
       if m.failed in kills:
         kills[m.failed] += 1
       done[0] += 1
-      log(f"  [{done[0]}/{len(todo)}] {m.status:8} {secs:5.1f}s {m.id} {m.description}"
-          + (f"  ({m.failed})" if m.failed else ""))
+      log(
+        f"  [{done[0]}/{len(todo)}] {m.status:8} {secs:5.1f}s {m.id} {m.description}"
+        + (f"  ({m.failed})" if m.failed else "")
+      )
 
   with concurrent.futures.ThreadPoolExecutor(len(workers)) as pool:
     list(pool.map(run_one, todo))
@@ -633,32 +727,49 @@ def run_module(module: str, workers: list[Worker], args, log, only_keys=None) ->
       m.status = "equivalent"
   counts = {s: sum(m.status == s for m in mutants) for s in STATUSES}
   counts["total"] = len(mutants)
-  return {"module": module, "tests": list(tests.files), "k": tests.k,
-          "unmutated_seconds": round(base_secs, 1),
-          "seconds": round(time.perf_counter() - t_module, 1), "counts": counts,
-          "kills_per_test": {t: n for t, n in kills.items() if n},
-          "mutants": [m.record() for m in mutants]}
+  return {
+    "module": module,
+    "tests": list(tests.files),
+    "k": tests.k,
+    "unmutated_seconds": round(base_secs, 1),
+    "seconds": round(time.perf_counter() - t_module, 1),
+    "counts": counts,
+    "kills_per_test": {t: n for t, n in kills.items() if n},
+    "mutants": [m.record() for m in mutants],
+  }
 
 
 # ----------------------------------------------------------------------------------------
 # Report
 # ----------------------------------------------------------------------------------------
 
+
 def markdown(report: dict) -> str:
-  lines = [f"# Mutation run {report['started']}", "",
-           f"Command: `{report['command']}`  ",
-           f"Machine: {report['machine']}  ",
-           f"Commit: {report['commit']}; wall time {report['seconds'] / 60:.1f} min", "",
-           "| module | mutants | killed | timeout | survived | not covered | equivalent | "
-           "minutes |", "|---|---|---|---|---|---|---|---|"]
+  lines = [
+    f"# Mutation run {report['started']}",
+    "",
+    f"Command: `{report['command']}`  ",
+    f"Machine: {report['machine']}  ",
+    f"Commit: {report['commit']}; wall time {report['seconds'] / 60:.1f} min",
+    "",
+    "| module | mutants | killed | timeout | survived | not covered | equivalent | minutes |",
+    "|---|---|---|---|---|---|---|---|",
+  ]
   for r in report["modules"]:
     c = r["counts"]
-    lines.append(f"| {r['module']} | {c['total']} | {c['killed']} | {c['timeout']} | "
-                 f"{c['survived']} | {c['not covered']} | {c['equivalent']} | "
-                 f"{r['seconds'] / 60:.1f} |")
+    lines.append(
+      f"| {r['module']} | {c['total']} | {c['killed']} | {c['timeout']} | "
+      f"{c['survived']} | {c['not covered']} | {c['equivalent']} | "
+      f"{r['seconds'] / 60:.1f} |"
+    )
   for r in report["modules"]:
-    lines += ["", f"## {r['module']}", "",
-              f"Tests: {', '.join(r['tests'])}" + (f" (-k `{r['k']}`)" if r["k"] else ""), ""]
+    lines += [
+      "",
+      f"## {r['module']}",
+      "",
+      f"Tests: {', '.join(r['tests'])}" + (f" (-k `{r['k']}`)" if r["k"] else ""),
+      "",
+    ]
     for status in ("survived", "not covered", "equivalent"):
       group = [m for m in r["mutants"] if m["status"] == status]
       if not group:
@@ -667,38 +778,59 @@ def markdown(report: dict) -> str:
       for m in group:
         orig = m["original"].strip().splitlines()[0].strip()
         new = m["mutated"].strip().splitlines()[0].strip() if m["mutated"].strip() else ""
-        lines.append(f"- line {m['line']} ({m['kind']} {m['description']}): `{orig}` -> "
-                     f"`{new}`" + (f"  \n  equivalent: {m['reason']}" if m["reason"] else ""))
+        lines.append(
+          f"- line {m['line']} ({m['kind']} {m['description']}): `{orig}` -> "
+          f"`{new}`" + (f"  \n  equivalent: {m['reason']}" if m["reason"] else "")
+        )
       lines.append("")
   return "\n".join(lines) + "\n"
 
 
 def _module_name(name: str) -> str:
   for module in MODULES:
-    if name in (module, module[len("hw2_jax/"):-3], module[len("hw2_jax/"):]):
+    if name in (module, module[len("hw2_jax/") : -3], module[len("hw2_jax/") :]):
       return module
-  raise SystemExit(f"unknown module {name!r}; choose from: "
-                   + ", ".join(m[len("hw2_jax/"):-3] for m in MODULES))
+  raise SystemExit(
+    f"unknown module {name!r}; choose from: " + ", ".join(m[len("hw2_jax/") : -3] for m in MODULES)
+  )
 
 
 def main(argv=None) -> None:
-  p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-  p.add_argument("--modules", nargs="+", default=None,
-                 help="e.g. padding/train gpt/model (default: all of MODULES)")
+  p = argparse.ArgumentParser(
+    description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+  )
+  p.add_argument(
+    "--modules",
+    nargs="+",
+    default=None,
+    help="e.g. padding/train gpt/model (default: all of MODULES)",
+  )
   p.add_argument("--jobs", type=int, default=1, help="mutants tested at once")
   p.add_argument("--out", default=None, help="report folder (default runs/mutation/<time>)")
-  p.add_argument("--timeout-factor", type=float, default=3.0,
-                 help="timeout per mutant = this x the unmutated run's time")
+  p.add_argument(
+    "--timeout-factor",
+    type=float,
+    default=3.0,
+    help="timeout per mutant = this x the unmutated run's time",
+  )
   p.add_argument("--min-timeout", type=float, default=60.0, help="seconds")
-  p.add_argument("--rerun", default=None,
-                 help="a previous mutation.json: run only the mutants that survived there")
+  p.add_argument(
+    "--rerun",
+    default=None,
+    help="a previous mutation.json: run only the mutants that survived there",
+  )
   p.add_argument("--max-mutants", type=int, default=None, help="first N mutants per module")
-  p.add_argument("--no-coverage-filter", action="store_true",
-                 help="also run mutants on lines the tests never execute")
-  p.add_argument("--no-fork", action="store_true",
-                 help="start every test run as a new interpreter instead of forking a "
-                      "server that has imported jax, flax, optax, orbax and pytest once")
+  p.add_argument(
+    "--no-coverage-filter",
+    action="store_true",
+    help="also run mutants on lines the tests never execute",
+  )
+  p.add_argument(
+    "--no-fork",
+    action="store_true",
+    help="start every test run as a new interpreter instead of forking a "
+    "server that has imported jax, flax, optax, orbax and pytest once",
+  )
   p.add_argument("--list", action="store_true", help="print the mutants and stop")
   args = p.parse_args(argv)
 
@@ -713,14 +845,20 @@ def main(argv=None) -> None:
   only = None
   if args.rerun:
     old = json.loads(Path(args.rerun).read_text())
-    only = {mutant_key(m["module"], m["original"], m["mutated"])
-            for r in old["modules"] for m in r["mutants"]
-            if m["status"] in ("survived", "not covered", "timeout", "equivalent")}
+    only = {
+      mutant_key(m["module"], m["original"], m["mutated"])
+      for r in old["modules"]
+      for m in r["mutants"]
+      if m["status"] in ("survived", "not covered", "timeout", "equivalent")
+    }
     modules = [m for m in modules if any(r["module"] == m for r in old["modules"])]
 
   started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-  out = Path(args.out) if args.out else \
-      ROOT / "runs" / "mutation" / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+  out = (
+    Path(args.out)
+    if args.out
+    else ROOT / "runs" / "mutation" / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+  )
   out.mkdir(parents=True, exist_ok=True)
   log_file = (out / "mutation.log").open("a")
 
@@ -729,22 +867,30 @@ def main(argv=None) -> None:
     log_file.write(msg + "\n")
     log_file.flush()
 
-  commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                          capture_output=True).stdout.strip()
-  dirty = subprocess.run(["git", "status", "--porcelain", "hw2_jax", "tests"], cwd=ROOT,
-                         text=True, capture_output=True).stdout.strip()
-  report = {"started": started, "command": " ".join(["python", "tools/mutation.py",
-                                                     *(argv if argv is not None else sys.argv[1:])]),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, "
-                       f"Python {platform.python_version()}",
-            "commit": commit + (" (with uncommitted changes)" if dirty else ""),
-            "modules": [], "seconds": 0.0}
+  commit = subprocess.run(
+    ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True, capture_output=True
+  ).stdout.strip()
+  dirty = subprocess.run(
+    ["git", "status", "--porcelain", "hw2_jax", "tests"], cwd=ROOT, text=True, capture_output=True
+  ).stdout.strip()
+  report = {
+    "started": started,
+    "command": " ".join(
+      ["python", "tools/mutation.py", *(argv if argv is not None else sys.argv[1:])]
+    ),
+    "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}, "
+    f"Python {platform.python_version()}",
+    "commit": commit + (" (with uncommitted changes)" if dirty else ""),
+    "modules": [],
+    "seconds": 0.0,
+  }
   t0 = time.perf_counter()
   with tempfile.TemporaryDirectory(prefix="hw2-mutation-") as scratch:
     scratch = Path(scratch)
     cache = scratch / "jax-cache"
-    workers = [Worker(scratch / f"w{i}", cache, fork=not args.no_fork)
-               for i in range(max(1, args.jobs))]
+    workers = [
+      Worker(scratch / f"w{i}", cache, fork=not args.no_fork) for i in range(max(1, args.jobs))
+    ]
     try:
       for module in modules:
         report["modules"].append(run_module(module, workers, args, log, only))

@@ -16,19 +16,26 @@ from hw2_jax.core import devices, io
 from hw2_jax.core.errors import RunError
 
 
-def manager(directory, max_to_keep: int | None = 3, best_fn=None,
-            best_mode: str = "min") -> ocp.CheckpointManager:
+def manager(
+  directory, max_to_keep: int | None = 3, best_fn=None, best_mode: str = "min"
+) -> ocp.CheckpointManager:
   options = ocp.CheckpointManagerOptions(
-      max_to_keep=max_to_keep, create=True, best_fn=best_fn, best_mode=best_mode,
-      keep_checkpoints_without_metrics=best_fn is None, cleanup_tmp_directories=True)
+    max_to_keep=max_to_keep,
+    create=True,
+    best_fn=best_fn,
+    best_mode=best_mode,
+    keep_checkpoints_without_metrics=best_fn is None,
+    cleanup_tmp_directories=True,
+  )
   path = directory if io.is_uri(directory) else io.as_path(directory).absolute()
   return ocp.CheckpointManager(path, options=options)
 
 
 @jax.jit
 def _all_finite(tree):
-  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
-            if jnp.issubdtype(x.dtype, jnp.inexact)]
+  leaves = [
+    jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)
+  ]
   return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
 
 
@@ -37,24 +44,34 @@ def all_finite(tree) -> bool:
   return bool(devices.fetch(_all_finite(tree)))
 
 
-def save(mngr: ocp.CheckpointManager, step: int, state, meta: dict,
-         metrics: dict | None = None) -> None:
+def save(
+  mngr: ocp.CheckpointManager, step: int, state, meta: dict, metrics: dict | None = None
+) -> None:
   """Saves `state` and `meta` as `step` and waits until it is on disk."""
   if not all_finite(state):
-    raise RunError(f"refusing to save step {step} in {mngr.directory}: the state has "
-                   "non-finite values.")
-  saved = mngr.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), metrics=metrics)
+    raise RunError(
+      f"refusing to save step {step} in {mngr.directory}: the state has non-finite values."
+    )
+  saved = mngr.save(
+    step,
+    args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+    metrics=metrics,
+  )
   mngr.wait_until_finished()
   if not saved:
-    raise RunError(f"checkpoint step {step} was not saved in {mngr.directory} (steps there: "
-                   f"{list(mngr.all_steps())}); remove the folder or write elsewhere.")
+    raise RunError(
+      f"checkpoint step {step} was not saved in {mngr.directory} (steps there: "
+      f"{list(mngr.all_steps())}); remove the folder or write elsewhere."
+    )
 
 
 def _damaged(mngr, step, reason) -> RunError:
   earlier = [s for s in mngr.all_steps() if s < step]
-  fallback = (f"remove {mngr.directory}/{step} to fall back to step {max(earlier)}"
-              if earlier else f"no earlier checkpoint is in {mngr.directory}")
+  fallback = (
+    f"remove {mngr.directory}/{step} to fall back to step {max(earlier)}"
+    if earlier
+    else f"no earlier checkpoint is in {mngr.directory}"
+  )
   return RunError(f"checkpoint {mngr.directory}/{step} is damaged ({reason}); {fallback}.")
 
 
@@ -67,9 +84,13 @@ def restore(mngr: ocp.CheckpointManager, template, step: int | None = None):
   step = mngr.latest_step() if step is None else step
   abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
   try:
-    out = mngr.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
-  except Exception as e:  # pylint: disable=broad-except
+    out = mngr.restore(
+      step,
+      args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
+      ),
+    )
+  except Exception as e:
     raise _damaged(mngr, step, f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
   if not all_finite(out.state):
     raise _damaged(mngr, step, "it holds non-finite values")
@@ -80,6 +101,5 @@ def restore_meta(mngr: ocp.CheckpointManager, step: int | None = None) -> dict:
   step = mngr.latest_step() if step is None else step
   try:
     return mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
-  except Exception as e:  # pylint: disable=broad-except
+  except Exception as e:
     raise _damaged(mngr, step, f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
-

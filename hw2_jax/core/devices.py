@@ -10,7 +10,8 @@ when it has to.
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 
 def mesh(axis: str = "batch") -> Mesh:
@@ -36,10 +37,12 @@ def put(tree, sharding):
 
 def fetch(tree):
   """Device arrays as numpy on this process, gathered from the other processes if needed."""
+
   def one(a):
     if isinstance(a, jax.Array) and not a.is_fully_addressable and not a.is_fully_replicated:
       return np.asarray(multihost_utils.process_allgather(a, tiled=True))
     return np.asarray(a)
+
   return jax.tree.map(one, tree)
 
 

@@ -12,10 +12,12 @@ import types
 import typing
 
 
-def option(default, help: str, *, aliases=(), choices=None, metavar=None):  # pylint: disable=redefined-builtin
+def option(default, help: str, *, aliases=(), choices=None, metavar=None):
   """A config field that is also a command-line flag."""
-  return dataclasses.field(default=default, metadata={
-      "help": help, "aliases": tuple(aliases), "choices": choices, "metavar": metavar})
+  return dataclasses.field(
+    default=default,
+    metadata={"help": help, "aliases": tuple(aliases), "choices": choices, "metavar": metavar},
+  )
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -23,8 +25,12 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
   def _get_help_string(self, action):
     default = action.default
-    if default is None or default is False or default == argparse.SUPPRESS or (
-        isinstance(default, (list, tuple)) and not default):
+    if (
+      default is None
+      or default is False
+      or default == argparse.SUPPRESS
+      or (isinstance(default, (list, tuple)) and not default)
+    ):
       return action.help
     if isinstance(default, (list, tuple)):
       return f"{action.help} (default: {' '.join(map(str, default))})"
@@ -56,8 +62,9 @@ def add_flags(parser: argparse.ArgumentParser, cls, skip=()) -> None:
         kwargs["action"] = "store_true"
     elif typing.get_origin(tp) is tuple:
       item = typing.get_args(tp)[0]
-      kwargs.update(nargs="+", type=item, default=list(f.default),
-                    metavar={int: "N", float: "X"}.get(item))
+      kwargs.update(
+        nargs="+", type=item, default=list(f.default), metavar={int: "N", float: "X"}.get(item)
+      )
     else:
       kwargs.update(type=tp, metavar={int: "N", float: "X"}.get(tp))
     if meta["choices"] is not None:

@@ -18,9 +18,9 @@ import platform
 import sys
 
 TUNABLES = {
-    "glibc.malloc.arena_max": "1",                         # one heap for all threads
-    "glibc.malloc.mmap_max": "0",                          # never a private mmap per block
-    "glibc.malloc.trim_threshold": str(16 * 1024**3),      # never give freed pages back
+  "glibc.malloc.arena_max": "1",  # one heap for all threads
+  "glibc.malloc.mmap_max": "0",  # never a private mmap per block
+  "glibc.malloc.trim_threshold": str(16 * 1024**3),  # never give freed pages back
 }
 OPT_OUT = "HW2_JAX_SYSTEM_MALLOC"
 
@@ -41,8 +41,11 @@ def reexec_with_tuned_malloc(module: str) -> None:
   A no-op off glibc Linux, when opted out, or when the tunables are already set (as they are
   in the re-executed process, so this never loops). Call it first thing in `__main__`.
   """
-  if (not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc"
-      or os.environ.get(OPT_OUT)):
+  if (
+    not sys.platform.startswith("linux")
+    or platform.libc_ver()[0] != "glibc"
+    or os.environ.get(OPT_OUT)
+  ):
     return
   env = tuned_env(dict(os.environ))
   if env is not None:

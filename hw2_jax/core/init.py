@@ -26,6 +26,7 @@ def torch_bias_init(fan_in: int):
 
 class TorchDense(nn.Module):
   """nn.Dense with PyTorch's default initialisation, its GEMM at `precision` (fp32 or bf16)."""
+
   features: int
   use_bias: bool = True
   precision: str = "fp32"
@@ -33,6 +34,9 @@ class TorchDense(nn.Module):
   @nn.compact
   def __call__(self, x):
     return nn.Dense(
-        self.features, use_bias=self.use_bias, kernel_init=torch_weight_init,
-        bias_init=torch_bias_init(x.shape[-1]),
-        dot_general=precision_lib.dot_general(self.precision))(x)
+      self.features,
+      use_bias=self.use_bias,
+      kernel_init=torch_weight_init,
+      bias_init=torch_bias_init(x.shape[-1]),
+      dot_general=precision_lib.dot_general(self.precision),
+    )(x)

@@ -42,7 +42,7 @@ class StopRequests:
 def stop_requests():
   """Within the block, SIGINT and SIGTERM set a flag (see `StopRequests.requested`)."""
   requests = StopRequests()
-  previous = {s: signal.signal(s, requests._handle) for s in (signal.SIGINT, signal.SIGTERM)}  # pylint: disable=protected-access
+  previous = {s: signal.signal(s, requests._handle) for s in (signal.SIGINT, signal.SIGTERM)}
   try:
     yield requests
   finally:

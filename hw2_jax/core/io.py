@@ -39,8 +39,10 @@ def ensure_writable_dir(path, flag: str = "--out"):
       with tempfile.NamedTemporaryFile(dir=path):
         pass
   except OSError as e:
-    raise ConfigError(f"{flag} {str(path)!r} is not a writable folder "
-                      f"({e.strerror or e}); pass a writable one with {flag}.") from None
+    raise ConfigError(
+      f"{flag} {str(path)!r} is not a writable folder "
+      f"({e.strerror or e}); pass a writable one with {flag}."
+    ) from None
   return path
 
 
@@ -111,8 +113,9 @@ def read_jsonl(path, warn=print) -> list[dict]:
       if i == len(lines) - 1:
         warn(f"warning: skipped a torn last line of {path} (a run was killed while writing it)")
       else:
-        raise ConfigError(f"line {i + 1} of {str(path)!r} is not JSON; repair or remove the "
-                          "file.") from None
+        raise ConfigError(
+          f"line {i + 1} of {str(path)!r} is not JSON; repair or remove the file."
+        ) from None
   return records
 
 

@@ -24,14 +24,16 @@ _DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
 
 def register(subparsers) -> None:
   p = subparsers.add_parser(
-      "launch", help="run a command as several local JAX processes (tries multi-host runs "
-                     "on one machine)",
-      description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter,
-      usage="python -m hw2_jax launch [--processes N] [--devices-per-process D] -- "
-            "<command> [flags]")
+    "launch",
+    help="run a command as several local JAX processes (tries multi-host runs on one machine)",
+    description=__doc__.split("\n\n", 1)[1],
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+    usage="python -m hw2_jax launch [--processes N] [--devices-per-process D] -- <command> [flags]",
+  )
   p.add_argument("--processes", type=int, default=2, help="local processes (default: 2)")
-  p.add_argument("--devices-per-process", type=int, default=1,
-                 help="CPU devices each process sees (default: 1)")
+  p.add_argument(
+    "--devices-per-process", type=int, default=1, help="CPU devices each process sees (default: 1)"
+  )
   p.add_argument("command", nargs=argparse.REMAINDER, help="the hw2_jax command and its flags")
   p.set_defaults(func=run)
 
@@ -45,8 +47,12 @@ def free_port() -> int:
 def child_env(env: dict, devices: int) -> dict:
   """`env` for one CPU process with `devices` host devices (any earlier count replaced)."""
   flags = re.sub(rf"{_DEVICE_COUNT_FLAG}=\S+", "", env.get("XLA_FLAGS", "")).split()
-  return {**env, "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1",
-          "XLA_FLAGS": " ".join([*flags, f"{_DEVICE_COUNT_FLAG}={devices}"])}
+  return {
+    **env,
+    "JAX_PLATFORMS": "cpu",
+    "PYTHONUNBUFFERED": "1",
+    "XLA_FLAGS": " ".join([*flags, f"{_DEVICE_COUNT_FLAG}={devices}"]),
+  }
 
 
 def _relay(i: int, stream, out, lock) -> None:
@@ -84,17 +90,37 @@ def run(args) -> None:
   check_positive("--devices-per-process", args.devices_per_process)
   command = args.command[1:] if args.command[:1] == ["--"] else args.command
   if not command or command[0].startswith("-") or command[0] == "launch":
-    raise ConfigError("launch needs a command after --, e.g. `python -m hw2_jax launch "
-                      "--processes 2 -- padding-study --seeds 4`.")
+    raise ConfigError(
+      "launch needs a command after --, e.g. `python -m hw2_jax launch "
+      "--processes 2 -- padding-study --seeds 4`."
+    )
   port, n = free_port(), args.processes
   env = child_env(dict(os.environ), args.devices_per_process)
-  procs = [subprocess.Popen(  # pylint: disable=consider-using-with
-      [sys.executable, "-m", "hw2_jax", "--coordinator-address", f"localhost:{port}",
-       "--num-processes", str(n), "--process-id", str(i), *command],
-      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for i in range(n)]
+  procs = [
+    subprocess.Popen(
+      [
+        sys.executable,
+        "-m",
+        "hw2_jax",
+        "--coordinator-address",
+        f"localhost:{port}",
+        "--num-processes",
+        str(n),
+        "--process-id",
+        str(i),
+        *command,
+      ],
+      env=env,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+    )
+    for i in range(n)
+  ]
   lock = threading.Lock()
-  relays = [threading.Thread(target=_relay, args=(i, p.stdout, sys.stdout.buffer, lock),
-                             daemon=True) for i, p in enumerate(procs)]
+  relays = [
+    threading.Thread(target=_relay, args=(i, p.stdout, sys.stdout.buffer, lock), daemon=True)
+    for i, p in enumerate(procs)
+  ]
   for t in relays:
     t.start()
   status, failed = 0, None
@@ -114,8 +140,10 @@ def run(args) -> None:
   for t in relays:
     t.join(timeout=5)
   if failed is not None:
-    print(f"launch: process {failed} exited with status {status}; stopped the other processes.",
-          file=sys.stderr)
+    print(
+      f"launch: process {failed} exited with status {status}; stopped the other processes.",
+      file=sys.stderr,
+    )
     sys.exit(status if status > 0 else 1)
   if status:
     sys.exit(status)

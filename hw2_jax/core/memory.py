@@ -32,5 +32,7 @@ def check_fits(need_bytes: float, what: str, fix: str) -> None:
   if jax.devices()[0].platform == "cpu":  # host devices share the machine's memory
     need_bytes *= jax.local_device_count()
   if need_bytes > have:
-    raise ConfigError(f"{what} needs about {need_bytes / GB:,.0f} GB per device, more than the "
-                      f"{have / GB:,.0f} GB a device has; {fix}.")
+    raise ConfigError(
+      f"{what} needs about {need_bytes / GB:,.0f} GB per device, more than the "
+      f"{have / GB:,.0f} GB a device has; {fix}."
+    )

@@ -53,15 +53,20 @@ def einsum(spec: str, a, b, precision: str):
 @functools.cache
 def dot_general(mode: str):
   """A `lax.dot_general` for `flax.linen.Dense(dot_general=...)` at precision `mode`."""
-  def dot(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):  # pylint: disable=unused-argument
+
+  def dot(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
     return jax.lax.dot_general(*_operands(mode, lhs, rhs), dimension_numbers, **_kwargs(mode))
+
   return dot
 
 
 @functools.cache
 def conv_general_dilated(mode: str):
   """A `lax.conv_general_dilated` for `flax.linen.Conv(conv_general_dilated=...)`."""
-  def conv(lhs, rhs, *args, precision=None, preferred_element_type=None, **kwargs):  # pylint: disable=unused-argument
-    return jax.lax.conv_general_dilated(*_operands(mode, lhs, rhs), *args, **kwargs,
-                                        **_kwargs(mode))
+
+  def conv(lhs, rhs, *args, precision=None, preferred_element_type=None, **kwargs):
+    return jax.lax.conv_general_dilated(
+      *_operands(mode, lhs, rhs), *args, **kwargs, **_kwargs(mode)
+    )
+
   return conv

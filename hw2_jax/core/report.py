@@ -13,8 +13,10 @@ from hw2_jax.core import io
 def markdown_table(header, rows, align=None) -> str:
   """A GitHub markdown table; `align` is a string of 'l'/'r' per column (default all left)."""
   rule = {"l": "---", "r": "---:"}
-  lines = ["| " + " | ".join(map(str, header)) + " |",
-           "|" + "|".join(rule[a] for a in (align or "l" * len(header))) + "|"]
+  lines = [
+    "| " + " | ".join(map(str, header)) + " |",
+    "|" + "|".join(rule[a] for a in (align or "l" * len(header))) + "|",
+  ]
   lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
   return "\n".join(lines) + "\n"
 
@@ -23,9 +25,10 @@ def markdown_table(header, rows, align=None) -> str:
 def figure(path, nrows: int = 1, ncols: int = 1, **subplots_kwargs):
   """Yields (fig, axes) of `plt.subplots`; on leaving, saves to `path` (format from its suffix)
   and closes the figure, also when drawing failed."""
-  import matplotlib  # pylint: disable=import-outside-toplevel
+  import matplotlib
+
   matplotlib.use("Agg")
-  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  import matplotlib.pyplot as plt
 
   fig, axes = plt.subplots(nrows, ncols, **subplots_kwargs)
   try:

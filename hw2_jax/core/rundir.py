@@ -24,15 +24,17 @@ LOCK_NAME = ".hw2_jax.lock"
 
 
 def _take_lock(path, flag: str):
-  f = open(path / LOCK_NAME, "a+", encoding="utf-8")  # pylint: disable=consider-using-with
+  f = open(path / LOCK_NAME, "a+", encoding="utf-8")
   try:
     fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
   except BlockingIOError:
     f.seek(0)
     owner = f.read().strip() or "unknown"
     f.close()
-    raise ConfigError(f"{flag} {str(path)!r} is in use by another run (process {owner}); "
-                      f"wait for it to finish or pass another {flag}.") from None
+    raise ConfigError(
+      f"{flag} {str(path)!r} is in use by another run (process {owner}); "
+      f"wait for it to finish or pass another {flag}."
+    ) from None
   f.seek(0)
   f.truncate()
   f.write(f"{os.getpid()}\n")
@@ -64,8 +66,10 @@ def claim(path, flag: str = "--out"):
 def refuse_existing(out, holds: str, flag: str = "--out", resume: bool = True) -> None:
   """The one-line refusal to write over results a run did not ask to replace."""
   options = "--resume to continue it, " if resume else ""
-  raise ConfigError(f"{flag} {str(out)!r} already holds {holds}; pass {options}--overwrite to "
-                    f"replace it, or another {flag}.")
+  raise ConfigError(
+    f"{flag} {str(out)!r} already holds {holds}; pass {options}--overwrite to "
+    f"replace it, or another {flag}."
+  )
 
 
 def remove(out, names) -> None:

@@ -27,13 +27,21 @@ def reexec(module: str) -> None:
 def add_flags(parser: argparse.ArgumentParser) -> None:
   """The top-level flags of a multi-process run (JAX's multi-controller model)."""
   g = parser.add_argument_group(
-      "multi-process runs", "One process per host (Cloud TPU VM worker, SLURM task), all with "
-      "the same command; see docs/multi-host.md. Without these flags a run is one process.")
-  g.add_argument("--distributed", action="store_true",
-                 help="call jax.distributed.initialize() and let JAX detect the cluster "
-                      "(Cloud TPU, SLURM, Open MPI, Kubernetes)")
-  g.add_argument("--coordinator-address", metavar="HOST:PORT",
-                 help="process 0's address, for a cluster JAX cannot detect")
+    "multi-process runs",
+    "One process per host (Cloud TPU VM worker, SLURM task), all with "
+    "the same command; see docs/multi-host.md. Without these flags a run is one process.",
+  )
+  g.add_argument(
+    "--distributed",
+    action="store_true",
+    help="call jax.distributed.initialize() and let JAX detect the cluster "
+    "(Cloud TPU, SLURM, Open MPI, Kubernetes)",
+  )
+  g.add_argument(
+    "--coordinator-address",
+    metavar="HOST:PORT",
+    help="process 0's address, for a cluster JAX cannot detect",
+  )
   g.add_argument("--num-processes", type=int, metavar="N", help="with --coordinator-address")
   g.add_argument("--process-id", type=int, metavar="I", help="with --coordinator-address")
 
@@ -43,13 +51,20 @@ def _distributed_kwargs(args) -> dict | None:
   if all(v is None for v in explicit):
     return {} if args.distributed else None
   if any(v is None for v in explicit):
-    raise ConfigError("--coordinator-address, --num-processes and --process-id go together; "
-                      "pass all three, or --distributed to let JAX detect the cluster.")
+    raise ConfigError(
+      "--coordinator-address, --num-processes and --process-id go together; "
+      "pass all three, or --distributed to let JAX detect the cluster."
+    )
   if not 0 <= args.process_id < args.num_processes:
-    raise ConfigError(f"--process-id must be in 0..{args.num_processes - 1} for "
-                      f"--num-processes {args.num_processes}, got {args.process_id}.")
-  return {"coordinator_address": args.coordinator_address,
-          "num_processes": args.num_processes, "process_id": args.process_id}
+    raise ConfigError(
+      f"--process-id must be in 0..{args.num_processes - 1} for "
+      f"--num-processes {args.num_processes}, got {args.process_id}."
+    )
+  return {
+    "coordinator_address": args.coordinator_address,
+    "num_processes": args.num_processes,
+    "process_id": args.process_id,
+  }
 
 
 def init(args=None) -> None:
@@ -59,8 +74,9 @@ def init(args=None) -> None:
   signal.signal(signal.SIGTERM, signal.default_int_handler)
   if kwargs is None:
     return
-  import jax  # pylint: disable=import-outside-toplevel
+  import jax
+
   jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU processes: collectives
   jax.distributed.initialize(**kwargs)
   if jax.process_index() != 0:
-    sys.stdout = open(os.devnull, "w", encoding="utf-8")  # pylint: disable=consider-using-with
+    sys.stdout = open(os.devnull, "w", encoding="utf-8")

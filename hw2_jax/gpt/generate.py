@@ -17,8 +17,9 @@ from hw2_jax.gpt.config import ModelConfig
 from hw2_jax.gpt.model import GPT, init_cache
 
 
-def filter_logits(logits_BxV, temperature: float = 1.0, top_k: int | None = None,
-                  top_p: float | None = None):
+def filter_logits(
+  logits_BxV, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+):
   """Scales by 1/temperature, then keeps the top-k tokens or the top-p nucleus (-inf elsewhere).
 
   Top-p keeps the smallest set of most likely tokens whose probability sums to >= p.
@@ -38,12 +39,19 @@ def filter_logits(logits_BxV, temperature: float = 1.0, top_k: int | None = None
   return logits_BxV
 
 
-def pick_tokens(logits_BxV, key, greedy: bool, temperature: float = 1.0,
-                top_k: int | None = None, top_p: float | None = None):
+def pick_tokens(
+  logits_BxV,
+  key,
+  greedy: bool,
+  temperature: float = 1.0,
+  top_k: int | None = None,
+  top_p: float | None = None,
+):
   if greedy:
     return jnp.argmax(logits_BxV, axis=-1).astype(jnp.int32)
-  return jax.random.categorical(key, filter_logits(logits_BxV, temperature, top_k, top_p),
-                                axis=-1).astype(jnp.int32)
+  return jax.random.categorical(
+    key, filter_logits(logits_BxV, temperature, top_k, top_p), axis=-1
+  ).astype(jnp.int32)
 
 
 class Generator:
@@ -58,8 +66,7 @@ class Generator:
       return logits_BxTxV[:, -1], cache
 
     def decode(params, tok_B, cache, pos):
-      logits_Bx1xV, cache = model.apply({"params": params}, tok_B[:, None], pos0=pos,
-                                        cache=cache)
+      logits_Bx1xV, cache = model.apply({"params": params}, tok_B[:, None], pos0=pos, cache=cache)
       return logits_Bx1xV[:, 0], cache
 
     def window(params, idx_BxS, length):
@@ -71,15 +78,32 @@ class Generator:
     self._window = jax.jit(window)
     self._pick = jax.jit(pick_tokens, static_argnames=("greedy", "top_k"))
 
-  def generate(self, params, prompt_T, num_samples: int, max_new_tokens: int, key,
-               greedy: bool = False, temperature: float = 1.0, top_k: int | None = None,
-               top_p: float | None = None, use_cache: bool = True) -> np.ndarray:
+  def generate(
+    self,
+    params,
+    prompt_T,
+    num_samples: int,
+    max_new_tokens: int,
+    key,
+    greedy: bool = False,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    use_cache: bool = True,
+  ) -> np.ndarray:
     """Returns num_samples x (len(prompt) + max_new_tokens) token ids."""
     S = self.cfg.block_size
     seq_NxL = np.tile(np.asarray(prompt_T, np.int32)[None], (num_samples, 1))
-    pick = lambda logits, i: np.asarray(self._pick(
-        logits, jax.random.fold_in(key, i), greedy, temperature, top_k,
-        None if top_p is None else jnp.float32(top_p)))
+    pick = lambda logits, i: np.asarray(
+      self._pick(
+        logits,
+        jax.random.fold_in(key, i),
+        greedy,
+        temperature,
+        top_k,
+        None if top_p is None else jnp.float32(top_p),
+      )
+    )
     cache, pos = None, 0
     if use_cache:
       ctx_NxT = seq_NxL[:, -S:]

@@ -25,8 +25,7 @@ def load_records(path, warn=print) -> list[dict]:
 
 
 class MetricsLog:
-  def __init__(self, out, steps_per_epoch: int, tokens_per_step: int,
-               keep_until_step: int | None):
+  def __init__(self, out, steps_per_epoch: int, tokens_per_step: int, keep_until_step: int | None):
     """Opens OUT/metrics.jsonl; when resuming, keeps the records up to `keep_until_step`."""
     self.path = out / METRICS_FILE
     self.spe, self.tokens_per_step = steps_per_epoch, tokens_per_step
@@ -34,19 +33,26 @@ class MetricsLog:
     self.records = []
     if keep_until_step is not None and self.path.exists():
       # (a partial-epoch record only marks where the interrupted run stopped)
-      self.records = [r for r in load_records(self.path)
-                      if r["step"] <= keep_until_step and r.get("complete", True)]
+      self.records = [
+        r
+        for r in load_records(self.path)
+        if r["step"] <= keep_until_step and r.get("complete", True)
+      ]
     epoch_start = (keep_until_step or 0) // steps_per_epoch * steps_per_epoch
     this_epoch = [r for r in self.records if r["kind"] == "step" and r["step"] > epoch_start]
-    self.epoch_sums = [sum(r["loss"] for r in this_epoch), sum(r["acc"] for r in this_epoch),
-                       len(this_epoch)]
+    self.epoch_sums = [
+      sum(r["loss"] for r in this_epoch),
+      sum(r["acc"] for r in this_epoch),
+      len(this_epoch),
+    ]
     self.pending, self.window_losses, self.rates = [], [], []
     self.last_loss = math.nan
     self.t_start = self.t_window = time.perf_counter()
     self.tb = None
     if self.writer:
       self.path.write_text("".join(json.dumps(r) + "\n" for r in self.records))
-      from tensorboardX import SummaryWriter  # pylint: disable=import-outside-toplevel
+      from tensorboardX import SummaryWriter
+
       self.tb = SummaryWriter(str(out / "tb"), purge_step=keep_until_step)
 
   def write(self, record: dict) -> None:
@@ -75,25 +81,38 @@ class MetricsLog:
     window out of the tokens/s statistics (the first step, which compiles)."""
     if not self.pending:
       return
-    fetched = {k: np.concatenate([m[k] for m in devices.fetch(self.pending)])
-               for k in self.pending[0]}
+    fetched = {
+      k: np.concatenate([m[k] for m in devices.fetch(self.pending)]) for k in self.pending[0]
+    }
     count = len(fetched["loss"])
     rate = count * self.tokens_per_step / (time.perf_counter() - self.t_window)
     if timed:
       self.rates.append(rate)
     first = step - count + 1
     self.pending = []
-    for s, m in enumerate(({k: v[i] for k, v in fetched.items()} for i in range(count)),
-                          start=first):
-      rec = {"kind": "step", "step": s, "epoch": s / self.spe, "loss": float(m["loss"]),
-             "acc": float(m["acc"]), "lr": float(m["lr"]), "grad_norm": float(m["grad_norm"]),
-             "tokens_per_s": rate, "elapsed_s": time.perf_counter() - self.t_start}
+    for s, m in enumerate(
+      ({k: v[i] for k, v in fetched.items()} for i in range(count)), start=first
+    ):
+      rec = {
+        "kind": "step",
+        "step": s,
+        "epoch": s / self.spe,
+        "loss": float(m["loss"]),
+        "acc": float(m["acc"]),
+        "lr": float(m["lr"]),
+        "grad_norm": float(m["grad_norm"]),
+        "tokens_per_s": rate,
+        "elapsed_s": time.perf_counter() - self.t_start,
+      }
       self.write(rec)
       if not (math.isfinite(rec["loss"]) and math.isfinite(rec["grad_norm"])):
         raise NonFinite(s)
       self.window_losses.append(rec["loss"])
-      self.epoch_sums = [self.epoch_sums[0] + rec["loss"], self.epoch_sums[1] + rec["acc"],
-                         self.epoch_sums[2] + 1]
+      self.epoch_sums = [
+        self.epoch_sums[0] + rec["loss"],
+        self.epoch_sums[1] + rec["acc"],
+        self.epoch_sums[2] + 1,
+      ]
       self.last_loss = rec["loss"]
       if s % self.spe == 0:
         self.end_epoch(s)
@@ -103,9 +122,16 @@ class MetricsLog:
     """The mean of the epoch's steps so far (a partial epoch when `step` ends the run early)."""
     if not self.epoch_sums[2]:
       return
-    self.write({"kind": "epoch", "step": step, "epoch": step / self.spe,
-                "complete": step % self.spe == 0, "loss": self.epoch_sums[0] / self.epoch_sums[2],
-                "acc": self.epoch_sums[1] / self.epoch_sums[2]})
+    self.write(
+      {
+        "kind": "epoch",
+        "step": step,
+        "epoch": step / self.spe,
+        "complete": step % self.spe == 0,
+        "loss": self.epoch_sums[0] / self.epoch_sums[2],
+        "acc": self.epoch_sums[1] / self.epoch_sums[2],
+      }
+    )
     self.epoch_sums = [0.0, 0.0, 0]
 
   def take_window_loss(self) -> float:

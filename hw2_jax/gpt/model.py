@@ -36,8 +36,9 @@ def rope(x_BxTxHxK, pos_T, base: float = 10000.0):
   cos_1xTx1xK2 = jnp.cos(angle_TxK2)[None, :, None, :]
   sin_1xTx1xK2 = jnp.sin(angle_TxK2)[None, :, None, :]
   x1, x2 = jnp.split(x_BxTxHxK.astype(jnp.float32), 2, axis=-1)
-  out = jnp.concatenate([x1 * cos_1xTx1xK2 - x2 * sin_1xTx1xK2,
-                         x1 * sin_1xTx1xK2 + x2 * cos_1xTx1xK2], axis=-1)
+  out = jnp.concatenate(
+    [x1 * cos_1xTx1xK2 - x2 * sin_1xTx1xK2, x1 * sin_1xTx1xK2 + x2 * cos_1xTx1xK2], axis=-1
+  )
   return out.astype(x_BxTxHxK.dtype)
 
 
@@ -55,11 +56,11 @@ class CausalSelfAttention(nn.Module):
   def __call__(self, x_BxTxD, pos_T, train: bool, cache=None):
     c = self.cfg
     B, T, D = x_BxTxD.shape
-    dense = lambda n, std, name: nn.Dense(
-        n, kernel_init=init_normal(std), dtype=c.dtype, name=name)
+    dense = lambda n, std, name: nn.Dense(n, kernel_init=init_normal(std), dtype=c.dtype, name=name)
     qkv_BxTx3D = dense(3 * D, 0.02, "c_attn")(x_BxTxD)
     q_BxTxHxK, k_BxTxHxK, v_BxTxHxK = (
-        a.reshape(B, T, c.n_head, c.head_dim) for a in jnp.split(qkv_BxTx3D, 3, axis=-1))
+      a.reshape(B, T, c.n_head, c.head_dim) for a in jnp.split(qkv_BxTx3D, 3, axis=-1)
+    )
     if not c.abs_emb:
       q_BxTxHxK = rope(q_BxTxHxK, pos_T, c.rope_base)
       k_BxTxHxK = rope(k_BxTxHxK, pos_T, c.rope_base)
@@ -69,26 +70,32 @@ class CausalSelfAttention(nn.Module):
       mask_TxS = jnp.tril(jnp.ones((T, T), bool))
     else:  # write at pos_T[0].., attend to every key at or before each query position
       start = (0, pos_T[0], 0, 0)
-      k_BxSxHxK = jax.lax.dynamic_update_slice(cache["k"], k_BxTxHxK.astype(cache["k"].dtype), start)
-      v_BxSxHxK = jax.lax.dynamic_update_slice(cache["v"], v_BxTxHxK.astype(cache["v"].dtype), start)
+      k_BxSxHxK = jax.lax.dynamic_update_slice(
+        cache["k"], k_BxTxHxK.astype(cache["k"].dtype), start
+      )
+      v_BxSxHxK = jax.lax.dynamic_update_slice(
+        cache["v"], v_BxTxHxK.astype(cache["v"].dtype), start
+      )
       new_cache = {"k": k_BxSxHxK, "v": v_BxSxHxK}
       mask_TxS = jnp.arange(k_BxSxHxK.shape[1])[None, :] <= pos_T[:, None]
 
     if c.fused_attention and not (train and c.dropout > 0):
       # XLA or cuDNN (flash attention) as the backend chooses.
       y_BxTxHxK = jax.nn.dot_product_attention(
-          q_BxTxHxK, k_BxSxHxK, v_BxSxHxK,
-          mask=None if cache is None else mask_TxS[None, None],
-          is_causal=cache is None, implementation=None)
+        q_BxTxHxK,
+        k_BxSxHxK,
+        v_BxSxHxK,
+        mask=None if cache is None else mask_TxS[None, None],
+        is_causal=cache is None,
+        implementation=None,
+      )
     else:
       att_BxHxTxS = jnp.einsum("bthk,bshk->bhts", q_BxTxHxK, k_BxSxHxK) / math.sqrt(c.head_dim)
-      att_BxHxTxS = jnp.where(mask_TxS[None, None], att_BxHxTxS.astype(jnp.float32),
-                              -jnp.inf)
+      att_BxHxTxS = jnp.where(mask_TxS[None, None], att_BxHxTxS.astype(jnp.float32), -jnp.inf)
       probs_BxHxTxS = jax.nn.softmax(att_BxHxTxS, axis=-1)
       self.sow("intermediates", "attn_probs", probs_BxHxTxS)
       probs_BxHxTxS = nn.Dropout(c.dropout)(probs_BxHxTxS, deterministic=not train)
-      y_BxTxHxK = jnp.einsum("bhts,bshk->bthk", probs_BxHxTxS.astype(v_BxSxHxK.dtype),
-                             v_BxSxHxK)
+      y_BxTxHxK = jnp.einsum("bhts,bshk->bthk", probs_BxHxTxS.astype(v_BxSxHxK.dtype), v_BxSxHxK)
 
     y_BxTxD = dense(D, 0.02 / math.sqrt(2 * c.n_layer), "c_proj")(y_BxTxHxK.reshape(B, T, D))
     return nn.Dropout(c.dropout)(y_BxTxD, deterministic=not train), new_cache
@@ -100,11 +107,16 @@ class MLP(nn.Module):
   @nn.compact
   def __call__(self, x_BxTxD, train: bool):
     c = self.cfg
-    h_BxTx4D = nn.Dense(4 * c.n_embd, kernel_init=init_normal(0.02), dtype=c.dtype,
-                        name="c_fc")(x_BxTxD)
+    h_BxTx4D = nn.Dense(4 * c.n_embd, kernel_init=init_normal(0.02), dtype=c.dtype, name="c_fc")(
+      x_BxTxD
+    )
     h_BxTx4D = nn.gelu(h_BxTx4D, approximate=True)
-    y_BxTxD = nn.Dense(c.n_embd, kernel_init=init_normal(0.02 / math.sqrt(2 * c.n_layer)),
-                       dtype=c.dtype, name="c_proj")(h_BxTx4D)
+    y_BxTxD = nn.Dense(
+      c.n_embd,
+      kernel_init=init_normal(0.02 / math.sqrt(2 * c.n_layer)),
+      dtype=c.dtype,
+      name="c_proj",
+    )(h_BxTx4D)
     return nn.Dropout(c.dropout)(y_BxTxD, deterministic=not train)
 
 
@@ -121,7 +133,8 @@ class Block(nn.Module):
   @nn.compact
   def __call__(self, x_BxTxD, pos_T, train: bool, cache=None):
     y_BxTxD, new_cache = CausalSelfAttention(self.cfg, name="attn")(
-        norm(self.cfg, "ln_1")(x_BxTxD), pos_T, train, cache)
+      norm(self.cfg, "ln_1")(x_BxTxD), pos_T, train, cache
+    )
     x_BxTxD = x_BxTxD + y_BxTxD
     x_BxTxD = x_BxTxD + MLP(self.cfg, name="mlp")(norm(self.cfg, "ln_2")(x_BxTxD), train)
     return x_BxTxD, new_cache
@@ -136,20 +149,27 @@ class GPT(nn.Module):
     c = self.cfg
     T = idx_BxT.shape[1]
     pos_T = pos0 + jnp.arange(T)
-    x_BxTxD = nn.Embed(c.vocab_size, c.n_embd, embedding_init=init_normal(0.02),
-                       name="wte")(idx_BxT)
+    x_BxTxD = nn.Embed(c.vocab_size, c.n_embd, embedding_init=init_normal(0.02), name="wte")(
+      idx_BxT
+    )
     if c.abs_emb:
-      x_BxTxD = x_BxTxD + nn.Embed(c.block_size, c.n_embd, embedding_init=init_normal(0.02),
-                                   name="wpe")(pos_T)[None]
+      x_BxTxD = (
+        x_BxTxD
+        + nn.Embed(c.block_size, c.n_embd, embedding_init=init_normal(0.02), name="wpe")(pos_T)[
+          None
+        ]
+      )
     x_BxTxD = nn.Dropout(c.dropout)(x_BxTxD, deterministic=not train)
     new_cache = []
     for i in range(c.n_layer):
       x_BxTxD, layer_cache = Block(c, name=f"h_{i}")(
-          x_BxTxD, pos_T, train, None if cache is None else cache[i])
+        x_BxTxD, pos_T, train, None if cache is None else cache[i]
+      )
       new_cache.append(layer_cache)
     x_BxTxD = norm(c, "ln_f")(x_BxTxD)
-    logits_BxTxV = nn.Dense(c.vocab_size, use_bias=False, kernel_init=init_normal(0.02),
-                            dtype=c.dtype, name="lm_head")(x_BxTxD).astype(jnp.float32)
+    logits_BxTxV = nn.Dense(
+      c.vocab_size, use_bias=False, kernel_init=init_normal(0.02), dtype=c.dtype, name="lm_head"
+    )(x_BxTxD).astype(jnp.float32)
     return logits_BxTxV if cache is None else (logits_BxTxV, new_cache)
 
 

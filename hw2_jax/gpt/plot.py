@@ -19,8 +19,9 @@ def _smooth(y, n):
 def plot_run(run_dir, out_dir=None) -> list:
   path = io.as_path(run_dir) / METRICS_FILE
   if not path.is_file():
-    raise ConfigError(f"no {METRICS_FILE} in {str(run_dir)!r}; pass the --out directory of a "
-                      "gpt-train run.")
+    raise ConfigError(
+      f"no {METRICS_FILE} in {str(run_dir)!r}; pass the --out directory of a gpt-train run."
+    )
   records = load_records(path)
   steps = [r for r in records if r["kind"] == "step"]
   epochs = [r for r in records if r["kind"] == "epoch"]
@@ -33,16 +34,23 @@ def plot_run(run_dir, out_dir=None) -> list:
   paths = [out / "curves_step.png", out / "curves_epoch.png", out / "epoch_vs_step.png"]
 
   with figure(paths[0], 1, 2, figsize=(11, 4)) as (fig, axes):
-    for ax, key, label in ((axes[0], "loss", "loss (cross-entropy, nats)"),
-                           (axes[1], "acc", "next-character accuracy")):
+    for ax, key, label in (
+      (axes[0], "loss", "loss (cross-entropy, nats)"),
+      (axes[1], "acc", "next-character accuracy"),
+    ):
       y = np.array([r[key] for r in steps])
       ax.plot(s, y, lw=0.6, alpha=0.4, label="training, per step")
       if window > 1:
-        ax.plot(s[window - 1:], _smooth(y, window), lw=1.5,
-                label=f"training, mean of {window} steps")
+        ax.plot(
+          s[window - 1 :], _smooth(y, window), lw=1.5, label=f"training, mean of {window} steps"
+        )
       if evals:
-        ax.plot([r["step"] for r in evals], [r[f"val_{key}"] for r in evals], "o-",
-                label="validation (held-out text)")
+        ax.plot(
+          [r["step"] for r in evals],
+          [r[f"val_{key}"] for r in evals],
+          "o-",
+          label="validation (held-out text)",
+        )
       ax.set(xlabel="step", ylabel=label)
       ax.grid(alpha=0.3)
       ax.legend()
@@ -50,19 +58,36 @@ def plot_run(run_dir, out_dir=None) -> list:
 
   with figure(paths[1], 1, 2, figsize=(11, 4)) as (fig, axes):
     e = np.array([r["epoch"] for r in steps])
-    for ax, key, label in ((axes[0], "loss", "training loss"),
-                           (axes[1], "acc", "training accuracy")):
+    for ax, key, label in (
+      (axes[0], "loss", "training loss"),
+      (axes[1], "acc", "training accuracy"),
+    ):
       y = np.array([r[key] for r in steps])
-      ax.plot(e[window - 1:], _smooth(y, window), lw=1, alpha=0.6,
-              label=f"per step (mean of {window})" if window > 1 else "per step")
+      ax.plot(
+        e[window - 1 :],
+        _smooth(y, window),
+        lw=1,
+        alpha=0.6,
+        label=f"per step (mean of {window})" if window > 1 else "per step",
+      )
       complete = [r for r in epochs if r["complete"]]
       partial = [r for r in epochs if not r["complete"]]
       if complete:
-        ax.plot([r["epoch"] for r in complete], [r[key] for r in complete], "o-",
-                label="mean over each epoch")
+        ax.plot(
+          [r["epoch"] for r in complete],
+          [r[key] for r in complete],
+          "o-",
+          label="mean over each epoch",
+        )
       if partial:
-        ax.plot([r["epoch"] for r in partial], [r[key] for r in partial], "o", mfc="none",
-                ms=8, label="mean over the last, partial epoch")
+        ax.plot(
+          [r["epoch"] for r in partial],
+          [r[key] for r in partial],
+          "o",
+          mfc="none",
+          ms=8,
+          label="mean over the last, partial epoch",
+        )
       ax.legend()
       ax.set(xlabel="epoch", ylabel=label)
       ax.grid(alpha=0.3)

@@ -6,7 +6,6 @@ from hw2_jax.core.errors import ConfigError
 
 
 class CharTokenizer:
-
   def __init__(self, chars: str):
     if len(set(chars)) != len(chars):
       raise ValueError("vocabulary characters must be distinct")
@@ -25,8 +24,9 @@ class CharTokenizer:
     for i, c in enumerate(text):
       if c not in self.stoi:
         raise ConfigError(
-            f"character {c!r} (position {i}) is not in the {self.vocab_size}-character "
-            "vocabulary of the training text; remove it from the text or prompt.")
+          f"character {c!r} (position {i}) is not in the {self.vocab_size}-character "
+          "vocabulary of the training text; remove it from the text or prompt."
+        )
     return np.fromiter((self.stoi[c] for c in text), dtype=np.int32, count=len(text))
 
   def decode(self, ids) -> str:

@@ -6,23 +6,25 @@ from hw2_jax.padding.config import Config
 
 def register(subparsers) -> None:
   p = subparsers.add_parser(
-      "padding-study",
-      help="train Net1/Net2 with six paddings on the shifted boxes data; write tables",
-      formatter_class=flags.HelpFormatter,
-      description=(
-          "Trains Net1 (global max-pool head) and Net2 (dense head) with each padding type on "
-          "the red/green boxes data, --seeds rounds per configuration trained together "
-          "(jax.vmap, spread over every device), and writes padding_study.{json,md,csv,png} "
-          "under --out: validation accuracy of the last epoch and accuracy of the best-validation "
-          "parameters on the test set whose boxes are shifted by 16 px. A study already in --out "
-          "with the same settings is kept and completed; Ctrl-C keeps the configurations "
-          "finished so far."))
+    "padding-study",
+    help="train Net1/Net2 with six paddings on the shifted boxes data; write tables",
+    formatter_class=flags.HelpFormatter,
+    description=(
+      "Trains Net1 (global max-pool head) and Net2 (dense head) with each padding type on "
+      "the red/green boxes data, --seeds rounds per configuration trained together "
+      "(jax.vmap, spread over every device), and writes padding_study.{json,md,csv,png} "
+      "under --out: validation accuracy of the last epoch and accuracy of the best-validation "
+      "parameters on the test set whose boxes are shifted by 16 px. A study already in --out "
+      "with the same settings is kept and completed; Ctrl-C keeps the configurations "
+      "finished so far."
+    ),
+  )
   flags.add_flags(p, Config)
   p.set_defaults(func=run)
 
 
 def run(args) -> None:
-  from hw2_jax.padding import study  # pylint: disable=import-outside-toplevel
+  from hw2_jax.padding import study
 
   cfg = flags.from_args(Config, args)
   result = study.run_study(cfg)

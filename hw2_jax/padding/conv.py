@@ -33,12 +33,12 @@ from hw2_jax.core import precision as precision_lib
 
 # conv_type -> (jnp.pad mode, pad width)
 PADDINGS = {
-    "valid": ("constant", 0),
-    "sconv": ("constant", 1),
-    "fconv": ("constant", 2),
-    "reflect": ("reflect", 2),
-    "replicate": ("edge", 2),
-    "circular": ("wrap", 2),
+  "valid": ("constant", 0),
+  "sconv": ("constant", 1),
+  "fconv": ("constant", 2),
+  "reflect": ("reflect", 2),
+  "replicate": ("edge", 2),
+  "circular": ("wrap", 2),
 }
 CONV_TYPES = tuple(PADDINGS)
 KERNEL = 3
@@ -82,13 +82,15 @@ def _fold_borders(g, axis, mode, width):
     rows = take(x, start, start + part.shape[axis]) + part
     return jax.lax.dynamic_update_slice_in_dim(x, rows, start, axis)
 
-  if mode == "edge":     # every low border row copied row 0, every high one row n - 1
-    return add_at(add_at(core, low.sum(axis, keepdims=True), 0),
-                  high.sum(axis, keepdims=True), n - 1)
+  if mode == "edge":  # every low border row copied row 0, every high one row n - 1
+    return add_at(
+      add_at(core, low.sum(axis, keepdims=True), 0), high.sum(axis, keepdims=True), n - 1
+    )
   if mode == "reflect":  # low row i copied row width - i, high row i copied row n - 2 - i
-    return add_at(add_at(core, jax.lax.rev(low, (axis,)), 1),
-                  jax.lax.rev(high, (axis,)), n - 1 - width)
-  if mode == "wrap":     # low row i copied row n - width + i, high row i copied row i
+    return add_at(
+      add_at(core, jax.lax.rev(low, (axis,)), 1), jax.lax.rev(high, (axis,)), n - 1 - width
+    )
+  if mode == "wrap":  # low row i copied row n - width + i, high row i copied row i
     return add_at(add_at(core, low, n - width), high, 0)
   raise ValueError(f"unknown padding mode {mode!r}")
 
@@ -144,15 +146,17 @@ def _col2im(dp_KxM, stride, shape, ho, wo):
   for di, dj in itertools.product(range(KERNEL), repeat=2):
     oi, oj = di // stride, dj // stride
     phases[di % stride, dj % stride] += jax.lax.pad(
-        taps[di, dj], zero, ((0, 0, 0), (oi, hp - oi - ho, 0), (oj, wp - oj - wo, 0), (0, 0, 0)))
+      taps[di, dj], zero, ((0, 0, 0), (oi, hp - oi - ho, 0), (oj, wp - oj - wo, 0), (0, 0, 0))
+    )
   rows = [jnp.stack([phases[ph, pw] for pw in range(stride)], axis=3) for ph in range(stride)]
   dx = jnp.stack(rows, axis=2).reshape(c, hp * stride, wp * stride, n)
   return dx[:, :h, :w]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def valid_conv(x_CHWN: jax.Array, w_HWIO: jax.Array, stride: int,
-               precision: str = "fp32") -> jax.Array:
+def valid_conv(
+  x_CHWN: jax.Array, w_HWIO: jax.Array, stride: int, precision: str = "fp32"
+) -> jax.Array:
   """VALID 3x3 cross-correlation as one GEMM (torch.nn.Conv2d with padding 0): O x Ho x Wo x N."""
   return _valid_conv_fwd(x_CHWN, w_HWIO, stride, precision)[0]
 
@@ -181,15 +185,21 @@ def _valid_conv_bwd(stride, precision, residuals, dy_OHWN):
 valid_conv.defvjp(_valid_conv_fwd, _valid_conv_bwd)
 
 
-def padded_conv(x_CHWN: jax.Array, w_HWIO: jax.Array, stride: int, conv_type: str,
-                precision: str = "fp32") -> jax.Array:
+def padded_conv(
+  x_CHWN: jax.Array, w_HWIO: jax.Array, stride: int, conv_type: str, precision: str = "fp32"
+) -> jax.Array:
   """Pads as `conv_type` says, then a VALID 3x3 cross-correlation (as torch.nn.Conv2d)."""
   return valid_conv(pad(x_CHWN, conv_type), w_HWIO, stride, precision)
 
 
-def reference_conv(x_CHWN, w_HWIO, stride: int, conv_type: str,
-                   precision: str = "fp32") -> jax.Array:
+def reference_conv(
+  x_CHWN, w_HWIO, stride: int, conv_type: str, precision: str = "fp32"
+) -> jax.Array:
   """The same with XLA's convolution: the reference for tests and benchmarks."""
   return precision_lib.conv_general_dilated(precision)(
-      jnp_pad(x_CHWN, conv_type), w_HWIO, (stride, stride), "VALID",
-      dimension_numbers=("CHWN", "HWIO", "CHWN"))
+    jnp_pad(x_CHWN, conv_type),
+    w_HWIO,
+    (stride, stride),
+    "VALID",
+    dimension_numbers=("CHWN", "HWIO", "CHWN"),
+  )

@@ -46,13 +46,14 @@ def generate(num_samples: int, shift: int = 0, seed: int = SEED):
       y2 = rng.randint(-off / 6, off / 6)
     base = Y_OFFSETS[label] + (shift if label == 0 else -shift)
     left, right = (0, 1) if label == 0 else (1, 0)  # channel of the left and right box
-    x_NHWC[i, base + y1:base + y1 + BOX_SIZE, x1:x1 + BOX_SIZE, left] = 1.0
-    x_NHWC[i, base + y2:base + y2 + BOX_SIZE, x2:x2 + BOX_SIZE, right] = 1.0
+    x_NHWC[i, base + y1 : base + y1 + BOX_SIZE, x1 : x1 + BOX_SIZE, left] = 1.0
+    x_NHWC[i, base + y2 : base + y2 + BOX_SIZE, x2 : x2 + BOX_SIZE, right] = 1.0
   return x_NHWC, y_N
 
 
-def make_splits(num_train: int = 2000, num_val: int = 1000, num_test: int = 1000,
-                protocol: str = "original") -> dict:
+def make_splits(
+  num_train: int = 2000, num_val: int = 1000, num_test: int = 1000, protocol: str = "original"
+) -> dict:
   """{"train": (x, y), "val": (x, y), "test": (x, y)}, and "similar" under `clean`.
 
   `original`: as the original script builds them (validation = the first training images,
@@ -61,14 +62,19 @@ def make_splits(num_train: int = 2000, num_val: int = 1000, num_test: int = 1000
   stream.
   """
   if protocol == "original":
-    return {"train": generate(num_train), "val": generate(num_val),
-            "test": generate(num_test, shift=SHIFT)}
+    return {
+      "train": generate(num_train),
+      "val": generate(num_val),
+      "test": generate(num_test, shift=SHIFT),
+    }
   if protocol != "clean":
     raise ValueError(f"unknown protocol {protocol!r}")
-  return {"train": generate(num_train),
-          "val": generate(num_val, seed=stream_seed("val")),
-          "similar": generate(num_test, seed=stream_seed("similar")),
-          "test": generate(num_test, shift=SHIFT, seed=stream_seed("test"))}
+  return {
+    "train": generate(num_train),
+    "val": generate(num_val, seed=stream_seed("val")),
+    "similar": generate(num_test, seed=stream_seed("similar")),
+    "test": generate(num_test, shift=SHIFT, seed=stream_seed("test")),
+  }
 
 
 def repeats(x_NHWC, of_MHWC) -> int:

@@ -46,6 +46,7 @@ class Features(nn.Module):
 
 class Net1(nn.Module):
   """Global max-pool head: translation invariant, so only relative position can be used."""
+
   conv_type: str
   precision: str = "fp32"
 
@@ -57,6 +58,7 @@ class Net1(nn.Module):
 
 class Net2(nn.Module):
   """Dense head over the flattened feature map: can read absolute position."""
+
   conv_type: str
   precision: str = "fp32"
 

@@ -10,16 +10,24 @@ from hw2_jax.core import io
 from hw2_jax.core.report import figure, markdown_table
 from hw2_jax.padding.config import protocol_of
 
-JSON, MARKDOWN, CSV, FIGURE = ("padding_study.json", "padding_study.md", "padding_study.csv",
-                               "padding_study.png")
+JSON, MARKDOWN, CSV, FIGURE = (
+  "padding_study.json",
+  "padding_study.md",
+  "padding_study.csv",
+  "padding_study.png",
+)
 ROW_ORDER = ("valid", "replicate", "reflect", "circular", "sconv", "fconv")
-SPLITS = (("val", "validation"), ("similar", "similar test (unshifted)"),
-          ("test", "test (shifted)"))
+SPLITS = (
+  ("val", "validation"),
+  ("similar", "similar test (unshifted)"),
+  ("test", "test (shifted)"),
+)
 PROTOCOL_LABELS = {
-    "original": "validation = first training images, as the original",
-    "clean": "clean protocol: validation, similar and shifted test sets each from a stream of "
-             "their own",
-    "independent validation": "independent validation set"}
+  "original": "validation = first training images, as the original",
+  "clean": "clean protocol: validation, similar and shifted test sets each from a stream of "
+  "their own",
+  "independent validation": "independent validation set",
+}
 
 
 def _splits(by_conv: dict):
@@ -43,10 +51,12 @@ def markdown(study: dict) -> str:
   rounds = len(cfg["seeds"])
   val_label = PROTOCOL_LABELS[protocol_of(cfg)]
   gemms = f"; GEMMs in {cfg['precision']}" if cfg.get("precision", "fp32") != "fp32" else ""
-  lines = ["# Padding study: accuracy (%) per round\n",
-           f"{rounds} rounds (seeds 0..{rounds - 1}), up to {cfg['epochs']} epochs, "
-           f"patience {cfg['patience']}, batch {cfg['batch_size']}; {val_label}{gemms}; "
-           f"device: {study['device']}. Std is the population standard deviation.\n"]
+  lines = [
+    "# Padding study: accuracy (%) per round\n",
+    f"{rounds} rounds (seeds 0..{rounds - 1}), up to {cfg['epochs']} epochs, "
+    f"patience {cfg['patience']}, batch {cfg['batch_size']}; {val_label}{gemms}; "
+    f"device: {study['device']}. Std is the population standard deviation.\n",
+  ]
   footnote = False
   for net, by_conv in study["results"].items():
     n = len(next(iter(by_conv.values()))["test"])
@@ -63,8 +73,9 @@ def markdown(study: dict) -> str:
         rows.append([conv, label, *cells, f"{acc.mean():.2f}", f"{acc.std():.2f}", epochs])
     lines += [f"## {net}\n", markdown_table(header, rows)]
   if footnote:
-    lines.append("\\* the validation loss of this round became non-finite: left out of the "
-                 "mean and std.\n")
+    lines.append(
+      "\\* the validation loss of this round became non-finite: left out of the mean and std.\n"
+    )
   return "\n".join(lines)
 
 
@@ -73,26 +84,35 @@ def compare(studies: dict) -> str:
   study, "bf16": study}: per net and padding the mean validation and shifted-test accuracy,
   the mean epochs and the configuration's seconds of each."""
   names = list(studies)
-  header = ["net", "conv type"] + [f"{what} ({name})" for what in
-                                   ("validation %", "shifted test %", "epochs", "seconds")
-                                   for name in names]
+  header = ["net", "conv type"] + [
+    f"{what} ({name})"
+    for what in ("validation %", "shifted test %", "epochs", "seconds")
+    for name in names
+  ]
   first = studies[names[0]]["results"]
   rows = []
   for net, by_conv in first.items():
     for conv in _rows(by_conv):
       entries = [s["results"].get(net, {}).get(conv) for s in studies.values()]
-      cell = lambda f: [f(e) if e else "" for e in entries]
-      rows.append([net, conv,
-                   *cell(lambda e: f"{kept(e, 'val').mean():.2f}"),
-                   *cell(lambda e: f"{kept(e, 'test').mean():.2f}"),
-                   *cell(lambda e: f"{np.mean(e['epochs']):.1f}"),
-                   *cell(lambda e: f"{e['seconds']:.0f}" if "seconds" in e else "")])
+      cell = lambda f, entries=entries: [f(e) if e else "" for e in entries]
+      rows.append(
+        [
+          net,
+          conv,
+          *cell(lambda e: f"{kept(e, 'val').mean():.2f}"),
+          *cell(lambda e: f"{kept(e, 'test').mean():.2f}"),
+          *cell(lambda e: f"{np.mean(e['epochs']):.1f}"),
+          *cell(lambda e: f"{e['seconds']:.0f}" if "seconds" in e else ""),
+        ]
+      )
   return markdown_table(header, rows, "ll" + "r" * (len(header) - 2))
 
 
 def csv(study: dict) -> str:
-  splits = [k for k, _ in _splits({c: e for by_conv in study["results"].values()
-                                   for c, e in by_conv.items()})]
+  splits = [
+    k
+    for k, _ in _splits({c: e for by_conv in study["results"].values() for c, e in by_conv.items()})
+  ]
   lines = ["net,conv_type,round," + ",".join(f"{k}_acc" for k in splits) + ",epochs"]
   for net, by_conv in study["results"].items():
     for conv in _rows(by_conv):
@@ -113,10 +133,17 @@ def draw(axes, study: dict) -> None:
       color, marker = {"val": ("C0", "o"), "similar": ("C2", "^"), "test": ("C3", "s")}[split]
       for i, conv in enumerate(convs):
         acc = np.asarray(by_conv[conv][split])
-        ax.scatter(np.full(acc.shape, i + offset), acc, marker=marker, alpha=0.6,
-                   color=color, label=label if i == 0 else None)
-        ax.hlines(kept(by_conv[conv], split).mean(), i + offset - 0.1, i + offset + 0.1,
-                  color=color)
+        ax.scatter(
+          np.full(acc.shape, i + offset),
+          acc,
+          marker=marker,
+          alpha=0.6,
+          color=color,
+          label=label if i == 0 else None,
+        )
+        ax.hlines(
+          kept(by_conv[conv], split).mean(), i + offset - 0.1, i + offset + 0.1, color=color
+        )
     ax.axhline(50, color="gray", lw=0.8, ls=":")
     ax.set_xticks(range(len(convs)), convs)
     ax.set_title(net)
@@ -130,8 +157,10 @@ def write_all(out, study: dict) -> None:
   io.write_text(out / MARKDOWN, markdown(study))
   io.write_text(out / CSV, csv(study))
   nets = len(study["results"])
-  with figure(out / FIGURE, 1, nets, figsize=(6 * nets, 4), squeeze=False,
-                  sharey=True) as (fig, axes):
+  with figure(out / FIGURE, 1, nets, figsize=(6 * nets, 4), squeeze=False, sharey=True) as (
+    fig,
+    axes,
+  ):
     draw(axes[0], study)
     axes[0][0].set_ylabel("accuracy per round (%), bar = mean")
     axes[0][0].legend(loc="lower left")

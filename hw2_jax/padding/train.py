@@ -16,7 +16,8 @@ Dimension letters: S seeds, K batches of an epoch, B images of a batch, H/W/C im
 
 import dataclasses
 import functools
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import chex
 import jax
@@ -31,6 +32,7 @@ from hw2_jax.core import devices
 @dataclasses.dataclass(frozen=True)
 class Recipe:
   """The original's training recipe: Adadelta, fixed batch order, early stopping."""
+
   epochs: int = 50
   patience: int = 9
   batch_size: int = 200
@@ -42,27 +44,27 @@ class Recipe:
 
 def optimizer(cfg: Recipe) -> optax.GradientTransformation:
   """torch.optim.Adadelta(lr, rho, eps, weight_decay): decay is added to the gradient."""
-  return optax.adadelta(cfg.learning_rate, rho=cfg.rho, eps=cfg.eps,
-                        weight_decay=cfg.weight_decay)
+  return optax.adadelta(cfg.learning_rate, rho=cfg.rho, eps=cfg.eps, weight_decay=cfg.weight_decay)
 
 
 class SeedsState(NamedTuple):
   """Per-seed training state; every leaf has a leading seeds axis S."""
+
   params: Any
   opt_state: Any
   best_params: Any
-  best_loss: jax.Array   # S, lowest validation loss so far
+  best_loss: jax.Array  # S, lowest validation loss so far
   bad_epochs: jax.Array  # S, epochs since the last improvement
-  active: jax.Array      # S, still training
-  epochs: jax.Array      # S, epochs trained
-  val_acc: jax.Array     # S, validation accuracy (%) of the last epoch trained
-  diverged: jax.Array    # S, a validation loss was non-finite
+  active: jax.Array  # S, still training
+  epochs: jax.Array  # S, epochs trained
+  val_acc: jax.Array  # S, validation accuracy (%) of the last epoch trained
+  diverged: jax.Array  # S, a validation loss was non-finite
 
 
 class EpochMetrics(NamedTuple):
   val_loss: jax.Array  # S
-  val_acc: jax.Array   # S
-  active: jax.Array    # S, still training after this epoch
+  val_acc: jax.Array  # S
+  active: jax.Array  # S, still training after this epoch
 
 
 def to_batches(x: np.ndarray, batch_size: int) -> np.ndarray:
@@ -82,15 +84,16 @@ def init_state(model: nn.Module, cfg: Recipe, seeds, image_shape) -> SeedsState:
   params = jax.vmap(init)(jnp.asarray(seeds))
   num = len(seeds)
   return SeedsState(
-      params=params,
-      opt_state=jax.vmap(optimizer(cfg).init)(params),
-      best_params=jax.tree.map(jnp.copy, params),
-      best_loss=jnp.full((num,), jnp.inf, jnp.float32),
-      bad_epochs=jnp.zeros((num,), jnp.int32),
-      active=jnp.ones((num,), bool),
-      epochs=jnp.zeros((num,), jnp.int32),
-      val_acc=jnp.zeros((num,), jnp.float32),
-      diverged=jnp.zeros((num,), bool))
+    params=params,
+    opt_state=jax.vmap(optimizer(cfg).init)(params),
+    best_params=jax.tree.map(jnp.copy, params),
+    best_loss=jnp.full((num,), jnp.inf, jnp.float32),
+    bad_epochs=jnp.zeros((num,), jnp.int32),
+    active=jnp.ones((num,), bool),
+    epochs=jnp.zeros((num,), jnp.int32),
+    val_acc=jnp.zeros((num,), jnp.float32),
+    diverged=jnp.zeros((num,), bool),
+  )
 
 
 def _loss(params, model, x_BHWC, y_B):
@@ -100,6 +103,7 @@ def _loss(params, model, x_BHWC, y_B):
 
 def evaluate(params, model, x_KBHWC, y_KB):
   """Per seed: (sum of batch-mean losses / number of images, accuracy in %), as the original."""
+
   def batch(carry, xy):
     x_BHWC, y_B = xy
     logits_SxBx2 = jax.vmap(lambda p: model.apply({"params": p}, x_BHWC))(params)
@@ -117,7 +121,8 @@ def evaluate(params, model, x_KBHWC, y_KB):
 
 def _masked(active_S, new, old):
   return jax.tree.map(
-      lambda n, o: jnp.where(active_S.reshape(-1, *[1] * (n.ndim - 1)), n, o), new, old)
+    lambda n, o: jnp.where(active_S.reshape(-1, *[1] * (n.ndim - 1)), n, o), new, old
+  )
 
 
 def train_epoch(state: SeedsState, model, cfg: Recipe, x_KBHWC, y_KB) -> SeedsState:
@@ -144,13 +149,14 @@ def early_stopping(state: SeedsState, val_loss_S, val_acc_S, patience: int) -> S
   improved = active & (val_loss_S < state.best_loss)
   bad_epochs = jnp.where(improved, 0, state.bad_epochs + active)
   return state._replace(
-      best_params=_masked(improved, state.params, state.best_params),
-      best_loss=jnp.where(improved, val_loss_S, state.best_loss),
-      bad_epochs=bad_epochs,
-      active=active & (bad_epochs < patience),
-      epochs=state.epochs + active,
-      val_acc=jnp.where(active, val_acc_S, state.val_acc),
-      diverged=state.diverged | (active & ~jnp.isfinite(val_loss_S)))
+    best_params=_masked(improved, state.params, state.best_params),
+    best_loss=jnp.where(improved, val_loss_S, state.best_loss),
+    bad_epochs=bad_epochs,
+    active=active & (bad_epochs < patience),
+    epochs=state.epochs + active,
+    val_acc=jnp.where(active, val_acc_S, state.val_acc),
+    diverged=state.diverged | (active & ~jnp.isfinite(val_loss_S)),
+  )
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg"), donate_argnums=0)
@@ -168,16 +174,21 @@ def test_accuracy(params, model, x_KBHWC, y_KB):
 
 
 class SeedsResult(NamedTuple):
-  val_acc: np.ndarray   # S, last epoch trained
+  val_acc: np.ndarray  # S, last epoch trained
   test_acc: np.ndarray  # S, best parameters on the (shifted) test set
-  epochs: np.ndarray    # S
+  epochs: np.ndarray  # S
   diverged: np.ndarray  # S, a validation loss was non-finite
   similar_acc: np.ndarray | None = None  # S, best parameters on the unshifted test set
 
 
-def train_seeds(model: nn.Module, cfg: Recipe, splits: dict, seeds,
-                on_epoch: Callable[[int, EpochMetrics, SeedsState], None] | None = None,
-                mesh=None) -> SeedsResult:
+def train_seeds(
+  model: nn.Module,
+  cfg: Recipe,
+  splits: dict,
+  seeds,
+  on_epoch: Callable[[int, EpochMetrics, SeedsState], None] | None = None,
+  mesh=None,
+) -> SeedsResult:
   """Trains one model per seed on `splits` (make_splits' dict), all seeds at once.
 
   Seeds are spread over the devices of `mesh` (default: every device of every process); when
@@ -187,10 +198,12 @@ def train_seeds(model: nn.Module, cfg: Recipe, splits: dict, seeds,
   """
   mesh = devices.mesh("seeds") if mesh is None else mesh
   seeds = list(seeds)
-  padded = seeds + [max(seeds) + 1 + i for i in range(devices.padded_size(len(seeds), mesh)
-                                                      - len(seeds))]
+  padded = seeds + [
+    max(seeds) + 1 + i for i in range(devices.padded_size(len(seeds), mesh) - len(seeds))
+  ]
   batched = lambda split: devices.put(
-      tuple(to_batches(a, cfg.batch_size) for a in split), devices.replicated(mesh))
+    tuple(to_batches(a, cfg.batch_size) for a in split), devices.replicated(mesh)
+  )
   train, val, test = (batched(splits[k]) for k in ("train", "val", "test"))
 
   state = init_state(model, cfg, padded, splits["train"][0].shape[1:])
@@ -203,11 +216,20 @@ def train_seeds(model: nn.Module, cfg: Recipe, splits: dict, seeds,
     if not metrics.active.any():
       break
   test_acc = test_accuracy(state.best_params, model, *test)
-  similar_acc = (test_accuracy(state.best_params, model, *batched(splits["similar"]))
-                 if "similar" in splits else None)
+  similar_acc = (
+    test_accuracy(state.best_params, model, *batched(splits["similar"]))
+    if "similar" in splits
+    else None
+  )
   n = len(seeds)
   chex.assert_shape(test_acc, (len(padded),))
   val_acc, test_acc, epochs, diverged, similar_acc = devices.fetch(
-      (state.val_acc, test_acc, state.epochs, state.diverged, similar_acc))
-  return SeedsResult(val_acc[:n], test_acc[:n], epochs[:n], diverged[:n],
-                     None if similar_acc is None else similar_acc[:n])
+    (state.val_acc, test_acc, state.epochs, state.diverged, similar_acc)
+  )
+  return SeedsResult(
+    val_acc[:n],
+    test_acc[:n],
+    epochs[:n],
+    diverged[:n],
+    None if similar_acc is None else similar_acc[:n],
+  )

@@ -20,8 +20,10 @@ from hw2_jax.rotation.config import CLASSES
 IMAGE_SHAPE = (32, 32, 3)
 SPLITS = ("train", "test")
 _SUFFIXES = (".png", ".jpg", ".jpeg")
-_TFDS_FIX = ("`make rotation-study` installs it (or pip install -e '.[tfds]'), or pass "
-             "--data-dir DIR with DIR/{train,test}/<class>/*.png|jpg")
+_TFDS_FIX = (
+  "`make rotation-study` installs it (or pip install -e '.[tfds]'), or pass "
+  "--data-dir DIR with DIR/{train,test}/<class>/*.png|jpg"
+)
 CACHE_NAME = ".hw2_jax_cifar10_cache.npz"
 
 
@@ -33,40 +35,45 @@ def load(data: str, data_dir=None, cache_dir=None, log=print) -> dict:
 
 # ----- tensorflow-datasets --------------------------------------------------------------
 
+
 def load_tfds(data_dir=None) -> dict:
   """Canonical CIFAR-10 via `tfds.data_source` (reading needs no TensorFlow; preparing does)."""
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter
   try:
-    import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+    import tensorflow_datasets as tfds
   except ImportError:
-    raise ConfigError(f"--data tfds needs tensorflow-datasets, which is not installed; "
-                      f"{_TFDS_FIX}.") from None
+    raise ConfigError(
+      f"--data tfds needs tensorflow-datasets, which is not installed; {_TFDS_FIX}."
+    ) from None
   logging.getLogger("absl").setLevel(logging.ERROR)  # tfds' warnings about its own metadata
   out = {}
   for split in SPLITS:
     try:
       source = tfds.data_source("cifar10", split=split, data_dir=data_dir, download=False)
-    except Exception:  # pylint: disable=broad-except
+    except Exception:
       _require_tensorflow(data_dir)
       try:
         source = tfds.data_source("cifar10", split=split, data_dir=data_dir, download=True)
-      except Exception as e:  # pylint: disable=broad-except
+      except Exception as e:
         reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-        raise ConfigError(f"tensorflow-datasets could not download and prepare cifar10 in "
-                          f"{data_dir or 'its default data dir'} ({reason}); without internet, "
-                          f"pass --data-dir DIR with DIR/{{train,test}}/<class>/*.png|jpg.") \
-            from None
+        raise ConfigError(
+          f"tensorflow-datasets could not download and prepare cifar10 in "
+          f"{data_dir or 'its default data dir'} ({reason}); without internet, "
+          f"pass --data-dir DIR with DIR/{{train,test}}/<class>/*.png|jpg."
+        ) from None
     out[split] = _from_records(source, f"tfds cifar10 {split}")
   return out
 
 
 def _require_tensorflow(data_dir) -> None:
   try:
-    import tensorflow  # pylint: disable=import-outside-toplevel,unused-import
+    import tensorflow  # noqa: F401 (preparing cifar10 needs it; the import says if it is there)
   except ImportError:
     where = data_dir or "the default tensorflow-datasets data dir"
-    raise ConfigError(f"cifar10 is not prepared in {where} and preparing it needs "
-                      f"TensorFlow, which is missing; {_TFDS_FIX}.") from None
+    raise ConfigError(
+      f"cifar10 is not prepared in {where} and preparing it needs "
+      f"TensorFlow, which is missing; {_TFDS_FIX}."
+    ) from None
 
 
 def _from_records(source, name: str):
@@ -84,6 +91,7 @@ def _from_records(source, name: str):
 
 # ----- class folders --------------------------------------------------------------------
 
+
 def list_folder(data_dir) -> dict[str, list[tuple[Path, int]]]:
   """Finds DIR/{train,test}/<class>/*.{png,jpg}; refuses unknown classes and empty splits."""
   if data_dir is None:
@@ -94,20 +102,24 @@ def list_folder(data_dir) -> dict[str, list[tuple[Path, int]]]:
     split_dir = root / split
     if not split_dir.is_dir():
       raise ConfigError(
-          f"image folder {str(split_dir)!r} not found; --data-dir needs "
-          f"DIR/{{train,test}}/<class>/*.png|jpg (e.g. unpack cifar10-jpg.tar.gz and pass "
-          f"its cifar10-jpg folder) or use --data tfds.")
+        f"image folder {str(split_dir)!r} not found; --data-dir needs "
+        f"DIR/{{train,test}}/<class>/*.png|jpg (e.g. unpack cifar10-jpg.tar.gz and pass "
+        f"its cifar10-jpg folder) or use --data tfds."
+      )
     entries = []
     for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
       if class_dir.name not in CLASSES:
-        raise ConfigError(f"unknown class folder {str(class_dir)!r}; class folders must be "
-                          f"among: {', '.join(CLASSES)}.")
+        raise ConfigError(
+          f"unknown class folder {str(class_dir)!r}; class folders must be "
+          f"among: {', '.join(CLASSES)}."
+        )
       label = CLASSES.index(class_dir.name)
-      entries += [(p, label) for p in sorted(class_dir.iterdir())
-                  if p.suffix.lower() in _SUFFIXES]
+      entries += [(p, label) for p in sorted(class_dir.iterdir()) if p.suffix.lower() in _SUFFIXES]
     if not entries:
-      raise ConfigError(f"no .png/.jpg images under {str(split_dir)!r}/<class>/; --data-dir "
-                        f"needs DIR/{{train,test}}/<class>/*.png|jpg.")
+      raise ConfigError(
+        f"no .png/.jpg images under {str(split_dir)!r}/<class>/; --data-dir "
+        f"needs DIR/{{train,test}}/<class>/*.png|jpg."
+      )
     files[split] = entries
   return files
 
@@ -129,15 +141,18 @@ def cache_path(data_dir, cache_dir=None) -> Path:
 
 
 def _decode(path: Path) -> np.ndarray:
-  from PIL import Image  # pylint: disable=import-outside-toplevel
+  from PIL import Image
+
   try:
     with Image.open(path) as im:
       image = np.asarray(im.convert("RGB"), np.uint8)
   except OSError as e:
     raise ConfigError(f"cannot decode image {str(path)!r} ({e}); remove or replace it.") from None
   if image.shape != IMAGE_SHAPE:
-    raise ConfigError(f"image {str(path)!r} is {image.shape[1]}x{image.shape[0]}, expected "
-                      f"32x32 RGB like CIFAR-10; remove it or resize the data.")
+    raise ConfigError(
+      f"image {str(path)!r} is {image.shape[1]}x{image.shape[0]}, expected "
+      f"32x32 RGB like CIFAR-10; remove it or resize the data."
+    )
   return image
 
 
@@ -163,11 +178,16 @@ def load_folder(data_dir, cache_dir=None, log=print) -> dict:
       out[split] = (images, labels)
   try:
     with io.atomic_open(cache) as f:
-      np.savez(f, fingerprint=np.asarray(fingerprint),
-               **{f"{s}_images": out[s][0] for s in SPLITS},
-               **{f"{s}_labels": out[s][1] for s in SPLITS})
+      np.savez(
+        f,
+        fingerprint=np.asarray(fingerprint),
+        **{f"{s}_images": out[s][0] for s in SPLITS},
+        **{f"{s}_labels": out[s][1] for s in SPLITS},
+      )
     log(f"data: decoded {data_dir}, cached in {cache}")
   except OSError as e:
-    print(f"warning: could not write the cache {cache} ({e.strerror}); pass --cache-dir.",
-          file=sys.stderr)
+    print(
+      f"warning: could not write the cache {cache} ({e.strerror}); pass --cache-dir.",
+      file=sys.stderr,
+    )
   return out

@@ -25,10 +25,14 @@ class ConvBlock(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC):
     fan_in = 3 * 3 * x_BxHxWxC.shape[-1]
-    x = nn.Conv(self.features, (3, 3), padding=1, kernel_init=torch_weight_init,
-                bias_init=torch_bias_init(fan_in),
-                conv_general_dilated=precision_lib.conv_general_dilated(self.precision))(
-                    x_BxHxWxC)
+    x = nn.Conv(
+      self.features,
+      (3, 3),
+      padding=1,
+      kernel_init=torch_weight_init,
+      bias_init=torch_bias_init(fan_in),
+      conv_general_dilated=precision_lib.conv_general_dilated(self.precision),
+    )(x_BxHxWxC)
     return max_pool_2x2(nn.relu(x))
 
 

@@ -19,13 +19,13 @@ def model_entry(acc_AxS, losses_ExS, train_seconds: float, eval_seconds: float) 
   diverged = [int(s) for s in np.flatnonzero(~np.all(np.isfinite(losses_ExS), axis=0))]
   kept = np.delete(acc_AxS, diverged, axis=1) if len(diverged) < acc_AxS.shape[1] else acc_AxS
   entry = {
-      "accuracy": kept.mean(axis=1).round(4).tolist(),
-      "accuracy_std": kept.std(axis=1).round(4).tolist(),
-      "accuracy_per_seed": acc_AxS.T.round(4).tolist(),
-      "train_loss_per_epoch": losses_ExS.mean(axis=1).round(6).tolist(),
-      "train_loss_per_epoch_per_seed": losses_ExS.T.round(6).tolist(),
-      "train_seconds": round(float(train_seconds), 1),
-      "eval_seconds": round(float(eval_seconds), 1),
+    "accuracy": kept.mean(axis=1).round(4).tolist(),
+    "accuracy_std": kept.std(axis=1).round(4).tolist(),
+    "accuracy_per_seed": acc_AxS.T.round(4).tolist(),
+    "train_loss_per_epoch": losses_ExS.mean(axis=1).round(6).tolist(),
+    "train_loss_per_epoch_per_seed": losses_ExS.T.round(6).tolist(),
+    "train_seconds": round(float(train_seconds), 1),
+    "eval_seconds": round(float(eval_seconds), 1),
   }
   if diverged:
     entry["diverged_seeds"] = diverged
@@ -44,8 +44,11 @@ def save_samples(path, images_Nx32x32x3, labels_N, classes, angles=None) -> None
         if angles is not None:
           title += f" ({float(angles[i]):+.0f}°)"
         ax.set_title(title, fontsize=8)
-    fig.suptitle("training images (first of a shuffled pass)"
-                 + (", randomly rotated" if angles is not None else ""), fontsize=9)
+    fig.suptitle(
+      "training images (first of a shuffled pass)"
+      + (", randomly rotated" if angles is not None else ""),
+      fontsize=9,
+    )
 
 
 def save_accuracy_figure(path, result: dict) -> None:
@@ -53,15 +56,16 @@ def save_accuracy_figure(path, result: dict) -> None:
   seeds = result["config"]["seeds"]
   with figure(path, figsize=(6.4, 4)) as (_, ax):
     for name, m in result["models"].items():
-      line, = ax.plot(angles, np.asarray(m["accuracy"]), marker="o",
-                      label=LABELS.get(name, name))
+      (line,) = ax.plot(angles, np.asarray(m["accuracy"]), marker="o", label=LABELS.get(name, name))
       per_seed = np.asarray(m["accuracy_per_seed"])
       if per_seed.shape[0] > 1:
-        ax.fill_between(angles, per_seed.min(0), per_seed.max(0), color=line.get_color(),
-                        alpha=0.2)
-    ax.set(xlabel="test rotation angle (degrees)", ylabel="test accuracy (%)",
-           title="CIFAR-10 CNN accuracy vs rotation"
-           + (f" (mean, band: min-max of {seeds} seeds)" if seeds > 1 else ""))
+        ax.fill_between(angles, per_seed.min(0), per_seed.max(0), color=line.get_color(), alpha=0.2)
+    ax.set(
+      xlabel="test rotation angle (degrees)",
+      ylabel="test accuracy (%)",
+      title="CIFAR-10 CNN accuracy vs rotation"
+      + (f" (mean, band: min-max of {seeds} seeds)" if seeds > 1 else ""),
+    )
     if len(angles) > 1 and all(float(a).is_integer() for a in angles):
       ax.set_xticks(angles)
     ax.grid(alpha=0.3)
@@ -81,8 +85,9 @@ def table(result: dict) -> str:
         cell += f" ± {m['accuracy_std'][i]:.2f}"
       cells.append(cell)
     rows.append([f"{angle:g}", *cells])
-  text = markdown_table(["angle (°)", *(f"{n} accuracy (%)" for n in names)], rows,
-                        "l" * (len(names) + 1))
+  text = markdown_table(
+    ["angle (°)", *(f"{n} accuracy (%)" for n in names)], rows, "l" * (len(names) + 1)
+  )
   if seeds > 1:
     text += f"\nMean over {seeds} seeds ± standard deviation.\n"
   diverged = {n: m["diverged_seeds"] for n, m in result["models"].items() if "diverged_seeds" in m}

@@ -23,8 +23,13 @@ from hw2_jax.rotation import report, train
 from hw2_jax.rotation.config import CLASSES, MODELS, TRAINING, Config
 from hw2_jax.rotation.rotate import random_angles, rotate
 
-OUTPUTS = (report.JSON, report.MARKDOWN, report.FIGURE, "samples_plain.png",
-           "samples_augmented.png")
+OUTPUTS = (
+  report.JSON,
+  report.MARKDOWN,
+  report.FIGURE,
+  "samples_plain.png",
+  "samples_augmented.png",
+)
 
 
 def train_model(cfg: Config, name: str, images_NxHxWxC, labels_N, log=print):
@@ -39,38 +44,58 @@ def train_model(cfg: Config, name: str, images_NxHxWxC, labels_N, log=print):
   images, labels = devices.put((images_NxHxWxC, labels_N), devices.replicated(mesh))
   n = images_NxHxWxC.shape[0]
   steps = -(-n // cfg.batch_size)
-  states = devices.put(train.init_state(cfg.seed, seeds, cfg.learning_rate),
-                       devices.leading_axis_sharding(mesh, seeds))
+  states = devices.put(
+    train.init_state(cfg.seed, seeds, cfg.learning_rate), devices.leading_axis_sharding(mesh, seeds)
+  )
   step = lambda s, idx, mask, key, t: train.train_step(
-      s, images, labels, idx, mask, key, t, augment=name == "augmented",
-      max_angle=cfg.max_augment_angle, learning_rate=cfg.learning_rate,
-      precision=cfg.precision)
+    s,
+    images,
+    labels,
+    idx,
+    mask,
+    key,
+    t,
+    augment=name == "augmented",
+    max_angle=cfg.max_augment_angle,
+    learning_rate=cfg.learning_rate,
+    precision=cfg.precision,
+  )
   losses, start = [], time.perf_counter()
   for epoch in range(cfg.epochs):
     shuffle_key, aug_key = train.epoch_keys(cfg.seed, epoch)
     idx_SxTxB, mask_TxB = devices.put(
-        devices.fetch(train.epoch_batches(shuffle_key, seeds, n, cfg.batch_size)),
-        devices.replicated(mesh))
+      devices.fetch(train.epoch_batches(shuffle_key, seeds, n, cfg.batch_size)),
+      devices.replicated(mesh),
+    )
     step_losses, t0 = [], time.perf_counter()
-    bar = tqdm(range(steps), desc=f"{name} epoch {epoch + 1}/{cfg.epochs}", unit="batch",
-               disable=not devices.is_main_process() or None, leave=False)
+    bar = tqdm(
+      range(steps),
+      desc=f"{name} epoch {epoch + 1}/{cfg.epochs}",
+      unit="batch",
+      disable=not devices.is_main_process() or None,
+      leave=False,
+    )
     for t in bar:
       states, loss_S = step(states, idx_SxTxB, mask_TxB, aug_key, jnp.int32(t))
       step_losses.append(loss_S)
       if t % 50 == 49 or t == steps - 1:
-        recent = float(np.mean(np.stack(devices.fetch(step_losses[-50:]))[:, :cfg.seeds]))
+        recent = float(np.mean(np.stack(devices.fetch(step_losses[-50:]))[:, : cfg.seeds]))
         seen = min((t + 1) * cfg.batch_size, n) * cfg.seeds
-        bar.set_postfix(loss=f"{recent:.3f}",
-                        img_per_s=f"{seen / (time.perf_counter() - t0):.0f}")
-    epoch_loss_S = np.mean(np.stack(devices.fetch(step_losses)), axis=0)[:cfg.seeds]
+        bar.set_postfix(loss=f"{recent:.3f}", img_per_s=f"{seen / (time.perf_counter() - t0):.0f}")
+    epoch_loss_S = np.mean(np.stack(devices.fetch(step_losses)), axis=0)[: cfg.seeds]
     losses.append(epoch_loss_S)
     secs = time.perf_counter() - t0
-    log(f"{name} epoch {epoch + 1}/{cfg.epochs}: loss "
-        f"{' '.join(f'{v:.4f}' for v in epoch_loss_S)} ({secs:.1f} s, "
-        f"{n * cfg.seeds / secs:.0f} img/s)")
+    log(
+      f"{name} epoch {epoch + 1}/{cfg.epochs}: loss "
+      f"{' '.join(f'{v:.4f}' for v in epoch_loss_S)} ({secs:.1f} s, "
+      f"{n * cfg.seeds / secs:.0f} img/s)"
+    )
   jax.block_until_ready(states)
-  return states, np.stack(losses) if losses else np.zeros((0, cfg.seeds)), \
-      time.perf_counter() - start
+  return (
+    states,
+    np.stack(losses) if losses else np.zeros((0, cfg.seeds)),
+    time.perf_counter() - start,
+  )
 
 
 def _manager(cfg: Config, name: str):
@@ -116,9 +141,11 @@ def _plan(cfg: Config, out) -> tuple[Config, dict]:
   if cfg.eval_only:
     missing = [m for m in cfg.models if m not in found]
     if missing:
-      raise ConfigError(f"no checkpoint of the {missing[0]} model in "
-                        f"{str(io.as_path(cfg.checkpoints) / missing[0])!r}; train first (run "
-                        "without --eval-only) or pass --checkpoint-dir.")
+      raise ConfigError(
+        f"no checkpoint of the {missing[0]} model in "
+        f"{str(io.as_path(cfg.checkpoints) / missing[0])!r}; train first (run "
+        "without --eval-only) or pass --checkpoint-dir."
+      )
     saved = found[cfg.models[0]]["config"]
     run_cfg = dataclasses.replace(cfg, **{k: saved[k] for k in TRAINING if k != "data"})
     return run_cfg, {m: "restore" for m in cfg.models}
@@ -130,9 +157,11 @@ def _plan(cfg: Config, out) -> tuple[Config, dict]:
   for name, meta in found.items():
     diff = _settings_diff(ours, {k: meta["config"].get(k) for k in TRAINING})
     if diff:
-      rundir.refuse_existing(cfg.checkpoints, f"a trained {name} model with other settings "
-                             f"({diff})", flag="--checkpoint-dir" if cfg.checkpoint_dir else
-                             "--out")
+      rundir.refuse_existing(
+        cfg.checkpoints,
+        f"a trained {name} model with other settings ({diff})",
+        flag="--checkpoint-dir" if cfg.checkpoint_dir else "--out",
+      )
   if (io.as_path(out) / report.JSON).exists() and not found:
     rundir.refuse_existing(out, "a rotation study whose checkpoints are gone")
   names = list(dict.fromkeys([*cfg.models, *found]))
@@ -149,11 +178,15 @@ def train_and_evaluate(cfg: Config, log=print) -> dict:
       return _run(cfg, plan, out, log)
     except KeyboardInterrupt:
       trained = [m for m in MODELS if m in _checkpointed(cfg)]
-      kept = (f"the trained {' and '.join(trained)} model{'s' * (len(trained) > 1)} "
-              f"{'are' if len(trained) > 1 else 'is'} saved in {cfg.checkpoints}"
-              if trained else "no model finished training")
-      raise Interrupted(f"interrupted: {kept}; run the same command again to complete the "
-                        "study.") from None
+      kept = (
+        f"the trained {' and '.join(trained)} model{'s' * (len(trained) > 1)} "
+        f"{'are' if len(trained) > 1 else 'is'} saved in {cfg.checkpoints}"
+        if trained
+        else "no model finished training"
+      )
+      raise Interrupted(
+        f"interrupted: {kept}; run the same command again to complete the study."
+      ) from None
 
 
 def _limit(split, limit, seed: int = 0):
@@ -184,22 +217,31 @@ def _run(cfg: Config, plan: dict, out, log) -> dict:
   train_x, train_y = _limit(dataset["train"], cfg.train_limit)
   test_x, test_y = _limit(dataset["test"], cfg.test_limit)
   if cfg.batch_size > len(train_y):
-    log(f"--batch-size {cfg.batch_size} is more than the {len(train_y)} training images; "
-        f"training on batches of {len(train_y)} (one batch an epoch, as a DataLoader would)")
+    log(
+      f"--batch-size {cfg.batch_size} is more than the {len(train_y)} training images; "
+      f"training on batches of {len(train_y)} (one batch an epoch, as a DataLoader would)"
+    )
     cfg = dataclasses.replace(cfg, batch_size=len(train_y))
-  memory.check_fits(_bytes_per_device(cfg, len(train_y)),
-                    f"--seeds {cfg.seeds} with --batch-size {cfg.batch_size}",
-                    "lower --seeds or --batch-size")
+  memory.check_fits(
+    _bytes_per_device(cfg, len(train_y)),
+    f"--seeds {cfg.seeds} with --batch-size {cfg.batch_size}",
+    "lower --seeds or --batch-size",
+  )
   log(f"train {train_x.shape[0]} images, test {test_x.shape[0]}; device {devices.describe()}")
 
   first = sample_indices(len(train_y), cfg.seed)
-  sample_angles = random_angles(rng.stream(rng.root(cfg.seed), "samples"), len(first),
-                                cfg.max_augment_angle)
+  sample_angles = random_angles(
+    rng.stream(rng.root(cfg.seed), "samples"), len(first), cfg.max_augment_angle
+  )
   if devices.is_main_process():
     report.save_samples(out / "samples_plain.png", train_x[first], train_y[first], CLASSES)
-    report.save_samples(out / "samples_augmented.png",
-                        np.asarray(rotate(jnp.asarray(train_x[first]), sample_angles)),
-                        train_y[first], CLASSES, angles=np.asarray(sample_angles))
+    report.save_samples(
+      out / "samples_augmented.png",
+      np.asarray(rotate(jnp.asarray(train_x[first]), sample_angles)),
+      train_y[first],
+      CLASSES,
+      angles=np.asarray(sample_angles),
+    )
 
   models = {}
   for name, action in plan.items():
@@ -209,33 +251,48 @@ def _run(cfg: Config, plan: dict, out, log) -> dict:
       log(f"{name}: restored {cfg.checkpoints}/{name} ({meta['seeds']} seeds)")
     else:
       states, losses, train_seconds = train_model(cfg, name, train_x, train_y, log=log)
-      meta = {"model": name, "seeds": cfg.seeds, "learning_rate": cfg.learning_rate,
-              "epochs": cfg.epochs, "losses": losses.tolist(), "train_seconds": train_seconds,
-              "config": cfg.to_json()}
+      meta = {
+        "model": name,
+        "seeds": cfg.seeds,
+        "learning_rate": cfg.learning_rate,
+        "epochs": cfg.epochs,
+        "losses": losses.tolist(),
+        "train_seconds": train_seconds,
+        "config": cfg.to_json(),
+      }
       if np.all(np.isfinite(losses)):
         checkpoint.save(_manager(cfg, name), cfg.epochs, states, meta)
       else:
         log(f"warning: {name}: not checkpointed, a seed's training loss became non-finite")
     t0 = time.perf_counter()
-    acc_AxS = train.evaluate(states.params, test_x, test_y, cfg.angles, cfg.eval_batch_size,
-                             cfg.precision)[:, :meta["seeds"]]
-    models[name] = report.model_entry(acc_AxS, np.asarray(losses), train_seconds,
-                                      time.perf_counter() - t0)
+    acc_AxS = train.evaluate(
+      states.params, test_x, test_y, cfg.angles, cfg.eval_batch_size, cfg.precision
+    )[:, : meta["seeds"]]
+    models[name] = report.model_entry(
+      acc_AxS, np.asarray(losses), train_seconds, time.perf_counter() - t0
+    )
     if "diverged_seeds" in models[name]:
-      log(f"warning: {name}: the training loss of seed(s) {models[name]['diverged_seeds']} "
-          "became non-finite; they are left out of the means")
-    log(f"{name}: accuracy " + ", ".join(
-        f"{a:g}deg {v:.2f}%" for a, v in zip(cfg.angles, models[name]["accuracy"])))
+      log(
+        f"warning: {name}: the training loss of seed(s) {models[name]['diverged_seeds']} "
+        "became non-finite; they are left out of the means"
+      )
+    log(
+      f"{name}: accuracy "
+      + ", ".join(f"{a:g}deg {v:.2f}%" for a, v in zip(cfg.angles, models[name]["accuracy"]))
+    )
   result = {
-      "config": {**cfg.to_json(), "train_images": int(train_x.shape[0]),
-                 "test_images": int(test_x.shape[0])},
-      "angles": cfg.to_json()["angles"],
-      "models": models,
-      "device": devices.describe(), "jax": jax.__version__,
-      "wall_seconds": round(time.perf_counter() - wall_start, 1),
+    "config": {
+      **cfg.to_json(),
+      "train_images": int(train_x.shape[0]),
+      "test_images": int(test_x.shape[0]),
+    },
+    "angles": cfg.to_json()["angles"],
+    "models": models,
+    "device": devices.describe(),
+    "jax": jax.__version__,
+    "wall_seconds": round(time.perf_counter() - wall_start, 1),
   }
   if devices.is_main_process():
     report.write_all(out, result)
-  log(f"wrote {out}/rotation_study.{{json,md,png}}, samples_*.png "
-      f"({result['wall_seconds']:.0f} s)")
+  log(f"wrote {out}/rotation_study.{{json,md,png}}, samples_*.png ({result['wall_seconds']:.0f} s)")
   return result

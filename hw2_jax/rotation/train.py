@@ -59,8 +59,10 @@ def _loss(params, x_BxHxWxC, labels_B, mask_B, precision: str = "fp32"):
 def epoch_keys(seed: int, epoch: int) -> tuple[jax.Array, jax.Array]:
   """(shuffle key, augmentation key) of an epoch: fresh batch orders and angles each epoch."""
   root = rng.root(seed)
-  return (jax.random.fold_in(rng.stream(root, "shuffle"), epoch),
-          jax.random.fold_in(rng.stream(root, "augment"), epoch))
+  return (
+    jax.random.fold_in(rng.stream(root, "shuffle"), epoch),
+    jax.random.fold_in(rng.stream(root, "augment"), epoch),
+  )
 
 
 def step_keys(aug_key: jax.Array, t, seeds: int) -> jax.Array:
@@ -76,32 +78,69 @@ def training_batch(images_NxHxWxC, idx_B, key, *, augment: bool, max_angle: floa
   return batch_BxHxWxC
 
 
-def _train_step_one(state: TrainState, images_NxHxWxC, labels_N, idx_B, mask_B, key, *,
-                    augment: bool, max_angle: float, learning_rate: float,
-                    precision: str = "fp32"):
-  batch_BxHxWxC = training_batch(images_NxHxWxC, idx_B, key, augment=augment,
-                                 max_angle=max_angle)
-  loss, grads = jax.value_and_grad(_loss)(state.params, to_float(batch_BxHxWxC),
-                                          labels_N[idx_B], mask_B, precision)
+def _train_step_one(
+  state: TrainState,
+  images_NxHxWxC,
+  labels_N,
+  idx_B,
+  mask_B,
+  key,
+  *,
+  augment: bool,
+  max_angle: float,
+  learning_rate: float,
+  precision: str = "fp32",
+):
+  batch_BxHxWxC = training_batch(images_NxHxWxC, idx_B, key, augment=augment, max_angle=max_angle)
+  loss, grads = jax.value_and_grad(_loss)(
+    state.params, to_float(batch_BxHxWxC), labels_N[idx_B], mask_B, precision
+  )
   updates, opt_state = optimizer(learning_rate).update(grads, state.opt_state, state.params)
   return TrainState(optax.apply_updates(state.params, updates), opt_state), loss
 
 
-@functools.partial(jax.jit, static_argnames=("augment", "max_angle", "learning_rate",
-                                             "precision"), donate_argnums=(0,))
-def train_step(states: TrainState, images_NxHxWxC, labels_N, idx_SxTxB, mask_TxB, key, t, *,
-               augment: bool, max_angle: float, learning_rate: float, precision: str = "fp32"):
+@functools.partial(
+  jax.jit,
+  static_argnames=("augment", "max_angle", "learning_rate", "precision"),
+  donate_argnums=(0,),
+)
+def train_step(
+  states: TrainState,
+  images_NxHxWxC,
+  labels_N,
+  idx_SxTxB,
+  mask_TxB,
+  key,
+  t,
+  *,
+  augment: bool,
+  max_angle: float,
+  learning_rate: float,
+  precision: str = "fp32",
+):
   """Adam step `t` of an epoch for every seed: each seed has its own batch order and angles."""
   seeds = idx_SxTxB.shape[0]
   keys_S = step_keys(key, t, seeds)
-  step = functools.partial(_train_step_one, augment=augment, max_angle=max_angle,
-                           learning_rate=learning_rate, precision=precision)
+  step = functools.partial(
+    _train_step_one,
+    augment=augment,
+    max_angle=max_angle,
+    learning_rate=learning_rate,
+    precision=precision,
+  )
   if seeds == 1:  # same result; XLA's CPU convs run ~10% faster without the batched weights
-    state, loss = step(jax.tree.map(lambda a: a[0], states), images_NxHxWxC, labels_N,
-                       idx_SxTxB[0, t], mask_TxB[t], keys_S[0])
+    state, loss = step(
+      jax.tree.map(lambda a: a[0], states),
+      images_NxHxWxC,
+      labels_N,
+      idx_SxTxB[0, t],
+      mask_TxB[t],
+      keys_S[0],
+    )
     return jax.tree.map(lambda a: a[None], state), loss[None]
   return jax.vmap(step, in_axes=(0, None, None, 0, None, 0))(
-      states, images_NxHxWxC, labels_N, idx_SxTxB[:, t], mask_TxB[t], keys_S)
+    states, images_NxHxWxC, labels_N, idx_SxTxB[:, t], mask_TxB[t], keys_S
+  )
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3))
@@ -127,11 +166,13 @@ def _correct_one(params, images_BxHxWxC, labels_B, mask_B, angle, precision):
 @functools.partial(jax.jit, static_argnames="precision")
 def correct_count(params_S, images_BxHxWxC, labels_B, mask_B, angle, precision: str = "fp32"):
   return jax.vmap(_correct_one, in_axes=(0, None, None, None, None, None))(
-      params_S, images_BxHxWxC, labels_B, mask_B, angle, precision)
+    params_S, images_BxHxWxC, labels_B, mask_B, angle, precision
+  )
 
 
-def evaluate(params_S, images_NxHxWxC, labels_N, angles, batch_size: int = 1000,
-             precision: str = "fp32") -> np.ndarray:
+def evaluate(
+  params_S, images_NxHxWxC, labels_N, angles, batch_size: int = 1000, precision: str = "fp32"
+) -> np.ndarray:
   """Accuracy in percent, angles x seeds, on the test set rotated by each angle."""
   n = images_NxHxWxC.shape[0]
   batch_size = min(batch_size, n)
@@ -145,7 +186,8 @@ def evaluate(params_S, images_NxHxWxC, labels_N, angles, batch_size: int = 1000,
     total_S = 0
     for t in range(steps):
       sl = slice(t * batch_size, (t + 1) * batch_size)
-      total_S = total_S + devices.fetch(correct_count(
-          params_S, images[sl], labels[sl], mask[sl], float(angle), precision))
+      total_S = total_S + devices.fetch(
+        correct_count(params_S, images[sl], labels[sl], mask[sl], float(angle), precision)
+      )
     out_AxS.append(np.asarray(total_S) / n * 100.0)
   return np.stack(out_AxS)
