@@ -23,7 +23,7 @@ from pathlib import Path
 
 from experiments.gpt_shakespeare import ARGS
 from hw2_jax.core import io, rundir
-from hw2_jax.core.report import markdown_table
+from hw2_jax.core.render import markdown_table
 
 VARIANTS = {
   "rope-rmsnorm": [],  # this project's defaults

@@ -224,7 +224,7 @@ def main(argv=None) -> dict:
   import jax
 
   from hw2_jax.core import devices, io
-  from hw2_jax.core.report import markdown_table
+  from hw2_jax.core.render import markdown_table
 
   rows = []
   for m in args.models:

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hw2_jax.core import devices, io, rundir, startup
-from hw2_jax.core.report import markdown_table
+from hw2_jax.core.render import markdown_table
 from hw2_jax.padding import conv, data, model, train
 
 BATCH = 200

@@ -6,7 +6,7 @@ import numpy as np
 
 from hw2_jax.core import io
 from hw2_jax.core.errors import ConfigError
-from hw2_jax.core.report import figure
+from hw2_jax.core.render import figure
 from hw2_jax.gpt.metrics import METRICS_FILE, load_records
 
 

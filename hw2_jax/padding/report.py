@@ -7,7 +7,7 @@ and left out of the mean and std.
 import numpy as np
 
 from hw2_jax.core import io
-from hw2_jax.core.report import figure, markdown_table
+from hw2_jax.core.render import figure, markdown_table
 from hw2_jax.padding.config import protocol_of
 
 JSON, MARKDOWN, CSV, FIGURE = (

@@ -7,7 +7,7 @@ the mean and std (its per-seed accuracies stay in the JSON).
 import numpy as np
 
 from hw2_jax.core import io
-from hw2_jax.core.report import figure, markdown_table
+from hw2_jax.core.render import figure, markdown_table
 
 JSON, MARKDOWN, FIGURE = "rotation_study.json", "rotation_study.md", "rotation_study.png"
 LABELS = {"plain": "trained on upright images", "augmented": "trained with RandomRotation(360)"}

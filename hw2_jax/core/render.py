@@ -1,4 +1,4 @@
-"""The two shapes every study reports in: markdown tables and matplotlib figures.
+"""Rendering results: markdown tables and matplotlib figures, the two shapes every study reports in.
 
 Figures are drawn with the non-interactive Agg backend (no display needed), written atomically
 (core/io.py) and closed, so a long study does not pile up open figures.
