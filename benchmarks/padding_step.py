@@ -33,6 +33,7 @@ import numpy as np
 from hw2_jax.core import devices, io, rundir, startup
 from hw2_jax.core.render import markdown_table
 from hw2_jax.padding import conv, data, model, train
+from hw2_jax.padding.config import Recipe
 
 BATCH = 200
 
@@ -67,7 +68,7 @@ def time_step(
   """One training step for `seeds` models at once: median seconds, compile seconds, FLOPs."""
   x, y = data.generate(BATCH)
   batch = (jnp.asarray(x)[None], jnp.asarray(y)[None])
-  cfg = train.Recipe()
+  cfg = Recipe()
   with mock.patch.object(model, "padded_conv", conv_fn or conv.padded_conv):
     m = model.make_net(net, conv_type, precision)
     state = train.init_state(m, cfg, list(range(seeds)), x.shape[1:])

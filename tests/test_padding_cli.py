@@ -3,8 +3,10 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -42,6 +44,7 @@ def small_run(tmp_path_factory):
 def test_writes_the_four_files_with_the_schema(small_run):
   names = sorted(p.name for p in small_run.iterdir())
   assert names == [
+    ".hw2_jax.json",
     ".hw2_jax.lock",
     "padding_study.csv",
     "padding_study.json",
@@ -71,7 +74,7 @@ def test_writes_the_four_files_with_the_schema(small_run):
 
 def test_resume_skips_finished_configurations(small_run, monkeypatch):
   before = json.loads((small_run / "padding_study.json").read_text())
-  monkeypatch.setattr(study, "train_seeds", lambda *a, **k: pytest.fail("retrained"))
+  monkeypatch.setattr(study.train, "train_seeds", lambda *a, **k: pytest.fail("retrained"))
   cli.main(["padding-study", *SMALL, "--out", str(small_run), "--resume"])
   assert json.loads((small_run / "padding_study.json").read_text())["results"] == before["results"]
 
@@ -83,12 +86,12 @@ def test_resume_skips_finished_configurations(small_run, monkeypatch):
     (["--conv-types", "same"], "unknown conv type 'same'"),
     (["--rounds", "0"], "--seeds must be >= 1, got 0"),
     (["--epochs", "0"], "--epochs must be >= 1, got 0"),
-    (["--precision", "fp16"], "unknown --precision 'fp16'"),
+    (["--precision", "fp16"], "argument --precision: invalid choice: 'fp16'"),
     (["--batch-size", "300"], "--batch-size 300 does not divide --num-train 2000"),
   ],
 )
 def test_bad_input_is_one_line_before_training(args, message, tmp_path, capsys, monkeypatch):
-  monkeypatch.setattr(study, "train_seeds", lambda *a, **k: pytest.fail("trained"))
+  monkeypatch.setattr(study.train, "train_seeds", lambda *a, **k: pytest.fail("trained"))
   with pytest.raises(SystemExit) as exit_info:
     cli.main(["padding-study", *args, "--out", str(tmp_path)])
   assert exit_info.value.code == 2
@@ -127,8 +130,11 @@ def test_multi_device_run_equals_single_device(small_run, tmp_path):
     assert multi["results"]["Net1"]["reflect"][key] == single["results"]["Net1"]["reflect"][key]
 
 
-def test_default_output_is_under_runs():
-  assert study.Config().out == "runs/padding-study"
+def test_default_output_is_under_runs_and_named_by_the_settings_that_differ():
+  assert study.Config().with_out().out == "runs/padding-study"
+  small = study.Config(seeds=2, epochs=3, conv_types=("valid", "fconv")).with_out()
+  assert small.out == "runs/padding-study-seeds-2_epochs-3"  # the subset of paddings merges
+  assert study.Config(out="x", seeds=2).with_out().out == "x"
 
 
 def test_same_settings_merge_other_settings_refused_overwrite_replaces(
@@ -142,7 +148,7 @@ def test_same_settings_merge_other_settings_refused_overwrite_replaces(
     trained.append(model.conv_type)
     return _fake_result()
 
-  monkeypatch.setattr(study, "train_seeds", fake_train)
+  monkeypatch.setattr(study.train, "train_seeds", fake_train)
   before = json.loads((out / "padding_study.json").read_text())["results"]["Net1"]["reflect"]
   # same settings, one configuration more: the kept one is not retrained
   cli.main(["padding-study", *SMALL[:-1], "reflect", "valid", "--out", str(out)])
@@ -151,7 +157,7 @@ def test_same_settings_merge_other_settings_refused_overwrite_replaces(
   assert merged["results"]["Net1"]["reflect"] == before
   assert set(merged["results"]["Net1"]) == {"reflect", "valid"}
   assert merged["config"]["conv_types"] == ["valid", "reflect"]
-  assert "keeping the configurations already in" in capsys.readouterr().out
+  assert "keeping the 1 already there" in capsys.readouterr().out
   # other settings: refused in one line, nothing changed
   with pytest.raises(SystemExit) as e:
     cli.main(["padding-study", *SMALL, "--epochs", "3", "--out", str(out)])
@@ -192,12 +198,12 @@ def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
     calls.append(1)
     return _fake_result()
 
-  monkeypatch.setattr(study, "train_seeds", interrupted)
+  monkeypatch.setattr(study.train, "train_seeds", interrupted)
   with pytest.raises(SystemExit) as e:
     cli.main(["padding-study", *SMALL[:-1], "reflect", "valid", "--out", str(tmp_path)])
   err = capsys.readouterr().err
   assert e.value.code == 130 and err.count("\n") == 1
-  assert f"interrupted: saved in {tmp_path}: 1 of 2 configurations" in err
+  assert f"interrupted: {tmp_path} keeps 1 of 2 configurations" in err
   assert "run the same command" in err
   assert list(json.loads((tmp_path / "padding_study.json").read_text())["results"]["Net1"]) == [
     "reflect"
@@ -205,9 +211,40 @@ def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
 
 
 def test_sizes_that_cannot_fit_are_refused_before_work(tmp_path, capsys, monkeypatch):
-  monkeypatch.setattr(study, "train_seeds", lambda *a, **k: pytest.fail("trained"))
+  monkeypatch.setattr(study.train, "train_seeds", lambda *a, **k: pytest.fail("trained"))
   with pytest.raises(SystemExit) as e:
     cli.main(["padding-study", "--seeds", "100000", "--out", str(tmp_path)])
   err = capsys.readouterr().err
   assert e.value.code == 2 and "--seeds 100000" in err and "GB" in err and err.count("\n") == 1
   assert not list(tmp_path.iterdir())
+
+
+KILLED = ["--seeds", "2", "--epochs", "5", "--num-train", "200", "--num-val", "100",
+          "--num-test", "100", "--batch-size", "100", "--nets", "Net2", "--conv-types",
+          "circular", "--checkpoint-every-s", "0"]  # fmt: skip
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT])
+def test_a_process_stopped_mid_configuration_continues_with_the_same_numbers(tmp_path, signum):
+  """A real process stopped after epoch 2 of 5 (killed outright, or Ctrl-C: which finishes the
+  epoch and saves), then the same command: the numbers of an uninterrupted run, bit for bit."""
+  out = tmp_path / "stopped"
+  cmd = [sys.executable, "-m", "hw2_jax", "padding-study", *KILLED, "--out", str(out)]
+  env = dict(os.environ, HW2_JAX_SYSTEM_MALLOC="1")
+  proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  saved = out / "checkpoints" / "Net2-circular"
+  deadline = time.monotonic() + 300
+  while not (saved / "2").is_dir() and proc.poll() is None and time.monotonic() < deadline:
+    time.sleep(0.05)
+  proc.send_signal(signum)
+  _, err = proc.communicate(timeout=120)
+  assert not (out / "padding_study.json").exists(), "finished before the stop"
+  if signum == signal.SIGINT:
+    assert proc.returncode == 130 and "saved after epoch" in err, err
+  cli.main(["padding-study", *KILLED, "--out", str(out)])
+  cli.main(["padding-study", *KILLED, "--out", str(tmp_path / "whole")])
+  got, want = (json.loads((d / "padding_study.json").read_text())["results"]["Net2"]["circular"]
+               for d in (out, tmp_path / "whole"))  # fmt: skip
+  for key in ("val", "test", "epochs"):
+    assert got[key] == want[key], key
+  assert not saved.exists()  # a finished configuration's checkpoint is removed

@@ -7,12 +7,13 @@ import numpy as np
 
 from hw2_jax.core import devices
 from hw2_jax.padding import data, model, train
+from hw2_jax.padding.config import Recipe
 
 TINY = dict(num_train=200, num_val=100, num_test=100)
 
 
 def test_adadelta_equals_pytorch_algorithm():
-  cfg = train.Recipe(weight_decay=0.1, rho=0.8, learning_rate=0.7, eps=1e-3)
+  cfg = Recipe(weight_decay=0.1, rho=0.8, learning_rate=0.7, eps=1e-3)
   rng = np.random.RandomState(0)
   p = {"a": rng.randn(3).astype(np.float32), "b": rng.randn(2, 2).astype(np.float32)}
   tx = train.optimizer(cfg)
@@ -74,7 +75,7 @@ def test_early_stopping_keeps_best_and_stops_after_patience():
 
 def test_init_state_equals_model_init_per_seed():
   net = model.make_net("Net1", "reflect")
-  state = train.init_state(net, train.Recipe(), [4, 9], (32, 32, 3))
+  state = train.init_state(net, Recipe(), [4, 9], (32, 32, 3))
   for i, seed in enumerate([4, 9]):
     expected = net.init(jax.random.key(seed), jnp.zeros((1, 32, 32, 3)))["params"]
     chex.assert_trees_all_equal(jax.tree.map(lambda a, i=i: a[i], state.params), expected)
@@ -82,7 +83,7 @@ def test_init_state_equals_model_init_per_seed():
 
 
 def test_vmapped_seeds_equal_seeds_trained_alone():
-  cfg = train.Recipe(epochs=2, batch_size=100)
+  cfg = Recipe(epochs=2, batch_size=100)
   splits = data.make_splits(**TINY)
   net = model.make_net("Net2", "circular")
   batches = lambda s: tuple(jnp.asarray(train.to_batches(a, 100)) for a in splits[s])
@@ -118,7 +119,7 @@ def _numpy_metrics(net, params, x, y, batch_size):
 
 
 def test_defaults_are_the_originals():
-  cfg = train.Recipe()
+  cfg = Recipe()
   assert (cfg.epochs, cfg.patience, cfg.batch_size) == (50, 9, 200)
   assert (cfg.learning_rate, cfg.rho, cfg.eps, cfg.weight_decay) == (1.0, 0.9, 1e-6, 5e-5)
 
@@ -132,7 +133,7 @@ def test_training_learns_the_boxes_and_reports_the_originals_numbers():
   """Five epochs on 200 images: every seed's parameters change, its validation loss falls
   every epoch and its accuracy passes 90%; the reported numbers are the original's formulas
   on the last parameters (validation) and the best ones (test)."""
-  cfg = train.Recipe(epochs=5, batch_size=100)
+  cfg = Recipe(epochs=5, batch_size=100)
   splits = data.make_splits(**TINY)
   net = model.make_net("Net2", "valid")
   seeds = [0, 2]  # both pass 90% by epoch 2 (seed 1 waits until epoch 5): a margin
@@ -173,7 +174,7 @@ def test_training_learns_the_boxes_and_reports_the_originals_numbers():
 
 def test_stopped_seeds_keep_their_state():
   """A seed that early stopping has stopped is not trained, counted or re-validated."""
-  cfg = train.Recipe(epochs=5, batch_size=100)  # the test above's: the step is reused
+  cfg = Recipe(epochs=5, batch_size=100)  # the test above's: the step is reused
   splits = data.make_splits(**TINY)
   net = model.make_net("Net2", "valid")
   mesh = devices.mesh("seeds")  # placed as train_seeds places them: no recompiling
@@ -220,7 +221,7 @@ def test_train_seeds_stops_once_every_seed_has_stopped_and_tests_the_best():
   validation loss with every epoch while it learns the unshifted ones: patience 1 stops both
   seeds after epoch 2, no further epoch runs, and the test accuracy is that of the epoch-1
   parameters (the best), not of the last ones."""
-  cfg = train.Recipe(epochs=10, patience=1, batch_size=100)
+  cfg = Recipe(epochs=10, patience=1, batch_size=100)
   base = data.make_splits(**TINY)
   splits = {"train": base["train"], "val": base["test"], "test": base["val"]}
   net = model.make_net("Net2", "valid")
@@ -247,7 +248,7 @@ def test_train_seeds_stops_once_every_seed_has_stopped_and_tests_the_best():
 def test_a_seed_whose_loss_goes_non_finite_is_flagged_and_left_out_of_the_means():
   res = train.train_seeds(
     model.make_net("Net1", "valid"),
-    train.Recipe(epochs=2, batch_size=100, learning_rate=1e30),
+    Recipe(epochs=2, batch_size=100, learning_rate=1e30),
     data.make_splits(**TINY),
     [0],
   )
@@ -313,7 +314,7 @@ def test_evaluate_sums_batch_means_over_several_batches():
   batch-mean losses over the number of images, and the accuracy of all images."""
   net = model.make_net("Net2", "valid")
   splits = data.make_splits(**TINY)
-  params = train.init_state(net, train.Recipe(), [0, 1], (32, 32, 3)).params
+  params = train.init_state(net, Recipe(), [0, 1], (32, 32, 3)).params
   x, y = splits["val"]
   loss_S, acc_S = train.evaluate(params, net, train.to_batches(x, 25), train.to_batches(y, 25))
   for s in range(2):

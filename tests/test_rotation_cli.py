@@ -9,8 +9,10 @@ import pytest
 from test_rotation_data import make_folder
 
 from hw2_jax.cli import main
-from hw2_jax.rotation import study
+from hw2_jax.core import devices
+from hw2_jax.rotation import study, train
 from hw2_jax.rotation.config import Config
+from hw2_jax.rotation.model import CNN
 
 OUTPUTS = (
   "rotation_study.json",
@@ -131,13 +133,17 @@ def test_plain_and_augmented_models_differ_only_by_the_augmentation():
   rng = np.random.default_rng(0)
   images = jax.numpy.asarray(rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8))
   labels = jax.numpy.asarray(rng.integers(0, 10, 8).astype(np.int32))
-  run = lambda name, angle: study.train_model(
-    Config(epochs=1, batch_size=4, max_augment_angle=angle),
-    name,
-    images,
-    labels,
-    log=lambda *_: None,
-  )[:2]
+
+  def run(name, angle):
+    cfg = Config(epochs=1, batch_size=4, max_augment_angle=angle)
+    state = train.init_state(CNN(), cfg.seed, 1, cfg.learning_rate)
+    epochs = train.train_epochs(
+      CNN(), state, images, labels, cfg, augment=name == "augmented", mesh=devices.mesh("seeds"),
+      name=name,
+    )  # fmt: skip
+    ((_, state, losses, _),) = list(epochs)
+    return state, losses
+
   plain, plain_losses = run("plain", 90.0)
   unturned, unturned_losses = run("augmented", 0.0)
   chex.assert_trees_all_close(unturned, plain, atol=1e-7)
@@ -160,14 +166,16 @@ def test_tfds_mock_run(tmp_path):
   [
     (["--epochs", 0], "--epochs must be >= 1"),
     (["--seeds", 0], "--seeds must be >= 1"),
-    (["--models", "rotated"], "unknown model 'rotated'"),
-    (["--eval-only", "--data-dir", "nowhere"], "no checkpoint of the plain model"),
+    (["--models", "rotated"], "argument --models: invalid choice: 'rotated'"),
     (["--data-dir", "nowhere"], "not found"),
-    (["--angles", "0", "nan"], "--angles must be finite numbers of degrees, got nan"),
+    (["--angles", "0", "nan"], "--angles must be a finite number, got nan"),
     (["--angles", "inf"], "got inf"),
-    (["--learning-rate", "nan"], "--learning-rate must be a finite number > 0"),
+    (["--learning-rate", "nan"], "--learning-rate must be a finite number"),
+    (["--angles", "1e9"], "--angles must be <= 1000000.0, got 1000000000.0"),
+    (["--seed", "-5"], "--seed must be >= 0, got -5"),
+    (["--seed", str(2**70)], "--seed must be <= 2147483647"),
     (["--batch-size", 0], "--batch-size must be >= 1"),
-    (["--lr", 0], "--learning-rate must be a finite number > 0, got 0.0"),
+    (["--lr", 0], "--learning-rate must be >= 1e-12, got 0.0"),
     (["--train-limit", 0], "--train-limit must be >= 1"),
     (["--test-limit", -1], "--test-limit must be >= 1"),
     (["--data-dir", "d", "--tfds-dir", "t"], "--data-dir and --tfds-dir both given"),
@@ -203,14 +211,13 @@ def test_reruns_reuse_refuse_or_overwrite_the_trained_models(tmp_path, capsys, m
   ]
   _run(base + ["--models", "plain"])
   first = _json(out)
-  assert Config().out == "runs/rotation-study"
+  assert Config().with_out().out == "runs/rotation-study"
+  assert Config(data_dir="d", seeds=5).with_out().out == "runs/rotation-study-data-folder_seeds-5"
   # the same settings and another model: plain is restored, not trained again
   trained = []
-  real = study.train_model
+  real = study._train
   monkeypatch.setattr(
-    study,
-    "train_model",
-    lambda cfg, name, *a, **k: trained.append(name) or real(cfg, name, *a, **k),
+    study, "_train", lambda cfg, name, *a, **k: trained.append(name) or real(cfg, name, *a, **k)
   )
   _run(base + ["--models", "augmented"])
   assert trained == ["augmented"]
@@ -250,39 +257,30 @@ def test_reruns_reuse_refuse_or_overwrite_the_trained_models(tmp_path, capsys, m
 
 def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
   make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
-  monkeypatch.setattr(
-    study, "train_model", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
-  )
+  monkeypatch.setattr(study, "_train", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
   with pytest.raises(SystemExit) as e:
     _run(["--data-dir", tmp_path / "d", "--out", tmp_path / "o"])
   err = capsys.readouterr().err
   assert e.value.code == 130 and err.count("\n") == 1
-  assert "interrupted: no model finished training; run the same command again" in err
+  assert "keep their last saved epoch; run the same command again to continue" in err
 
 
-def test_batch_larger_than_the_data_is_clamped_with_a_message(tmp_path, capsys):
+def test_a_batch_larger_than_the_data_trains_on_all_and_the_same_command_reruns(
+  tmp_path, monkeypatch
+):
+  """--batch-size above the image count trains on one batch of all images (as a DataLoader)
+  and records what was asked, so the identical command reruns (and retrains nothing)."""
   make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
-  _run(
-    [
-      "--data-dir",
-      tmp_path / "d",
-      "--out",
-      tmp_path / "o",
-      "--epochs",
-      1,
-      "--batch-size",
-      10**6,
-      "--models",
-      "plain",
-      "--angles",
-      0,
-    ]
-  )
-  assert (
-    "--batch-size 1000000 is more than the 4 training images; training on batches of 4"
-    in capsys.readouterr().out
-  )
-  assert _json(tmp_path / "o")["config"]["batch_size"] == 4
+  argv = ["--data-dir", tmp_path / "d", "--out", tmp_path / "o", "--epochs", 1, "--batch-size",
+          10**6, "--models", "plain", "--angles", 0]  # fmt: skip
+  _run(argv)
+  first = _json(tmp_path / "o")
+  assert first["config"]["batch_size"] == 10**6
+  monkeypatch.setattr(study, "_train", lambda *a, **k: pytest.fail("trained again"))
+  _run(argv)
+  again = _json(tmp_path / "o")["models"]["plain"]
+  for key in ("accuracy_per_seed", "train_loss_per_epoch_per_seed", "train_seconds"):
+    assert again[key] == first["models"]["plain"][key], key
 
 
 def test_help_says_what_the_limits_do_and_each_default_once(capsys):

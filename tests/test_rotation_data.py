@@ -42,8 +42,10 @@ def test_folder_loads_pixels_and_canonical_labels(tmp_path):
 
 def test_cache_is_written_reused_and_refreshed(tmp_path, monkeypatch):
   make_folder(tmp_path / "d")
+  before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "d").rglob("*"))
   first = data_lib.load_folder(tmp_path / "d", log=lambda *_: None)
-  assert (tmp_path / "d" / data_lib.CACHE_NAME).is_file()
+  assert data_lib.cache_path(tmp_path / "d").is_file()  # in the project's cache folder
+  assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "d").rglob("*")) == before
 
   def fail(path):
     raise AssertionError(f"decoded {path} despite the cache")
@@ -51,7 +53,7 @@ def test_cache_is_written_reused_and_refreshed(tmp_path, monkeypatch):
   monkeypatch.setattr(data_lib, "_decode", fail)
   logs = []
   second = data_lib.load_folder(tmp_path / "d", log=logs.append)
-  assert "cached" in logs[0]
+  assert "cached" in logs[-1]
   chex.assert_trees_all_equal(first, second)
   monkeypatch.undo()
   Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "d/train/cat/9999.png")
@@ -63,11 +65,11 @@ def test_cache_dir(tmp_path):
   make_folder(tmp_path / "d", per_class=1)
   data_lib.load_folder(tmp_path / "d", cache_dir=tmp_path / "cache", log=lambda *_: None)
   assert len(list((tmp_path / "cache").glob("cifar10_*.npz"))) == 1
-  assert not (tmp_path / "d" / data_lib.CACHE_NAME).exists()
+  assert not data_lib.cache_path(tmp_path / "d").exists()
 
 
 def test_missing_folder_names_the_source_and_the_fix(tmp_path):
-  with pytest.raises(ConfigError, match=r"train.*not found.*--data-dir.*--data tfds"):
+  with pytest.raises(ConfigError, match=r"train.*not found.*--data-dir.*tensorflow-datasets"):
     data_lib.load_folder(tmp_path / "nowhere")
   (tmp_path / "empty" / "train" / "cat").mkdir(parents=True)
   (tmp_path / "empty" / "test").mkdir(parents=True)
@@ -107,3 +109,24 @@ def test_tfds_without_tensorflow_names_the_extra(monkeypatch, tmp_path):
   monkeypatch.setitem(sys.modules, "tensorflow", None)  # import tensorflow -> ImportError
   with pytest.raises(ConfigError, match=r"pip install -e '\.\[tfds\]'.*--data-dir"):
     data_lib.load_tfds(str(tmp_path))
+
+
+def test_empty_class_folders_and_missing_test_classes_are_warned_about(tmp_path):
+  make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
+  (tmp_path / "d" / "train" / "frog").mkdir()
+  logs = []
+  data_lib.load_folder(tmp_path / "d", log=logs.append)
+  assert any("frog" in m and "holds no .png/.jpg images" in m for m in logs), logs
+  missing = [m for m in logs if "the test images lack the classes" in m]
+  assert len(missing) == 1 and "airplane" in missing[0] and "cat" not in missing[0]
+
+
+def test_the_digest_is_of_the_images_as_read(tmp_path):
+  images = np.zeros((3, 32, 32, 3), np.uint8)
+  labels = np.arange(3, dtype=np.int32)
+  base = data_lib.digest(images, labels)
+  assert data_lib.digest(images.copy(), labels.copy()) == base
+  changed = images.copy()
+  changed[1, 0, 0, 0] = 1
+  assert data_lib.digest(changed, labels) != base
+  assert data_lib.digest(images, labels[::-1].copy()) != base

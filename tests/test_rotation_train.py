@@ -40,9 +40,11 @@ def test_vmapped_step_equals_single_seed_steps():
   idx_SxTxB, mask_TxB = train.epoch_batches(jax.random.key(0), seeds, 40, bs)
   _, aug_key = train.epoch_keys(0, 0)
   one = jax.jit(
-    functools.partial(train._train_step_one, augment=True, max_angle=360.0, learning_rate=lr)
+    functools.partial(
+      train._train_step_one, model=CNN(), augment=True, max_angle=360.0, learning_rate=lr
+    )
   )
-  states = train.init_state(0, seeds, lr)
+  states = train.init_state(CNN(), 0, seeds, lr)
   singles = [jax.tree.map(lambda a, s=s: a[s], states) for s in range(seeds)]
   for t in range(3):
     states, loss_S = train.train_step(
@@ -53,6 +55,7 @@ def test_vmapped_step_equals_single_seed_steps():
       mask_TxB,
       aug_key,
       jnp.int32(t),
+      model=CNN(),
       augment=True,
       max_angle=360.0,
       learning_rate=lr,
@@ -75,8 +78,10 @@ def test_augmented_step_trains_on_the_rotated_batch(seeds):
   lr, bs, t, max_angle = 1e-3, 8, 1, 90.0
   idx_SxTxB, mask_TxB = train.epoch_batches(jax.random.PRNGKey(0), seeds, 40, bs)
   _, aug_key = train.epoch_keys(0, 0)
-  init = jax.tree.map(np.asarray, train.init_state(0, seeds, lr))  # train_step donates
-  step = functools.partial(train.train_step, augment=False, max_angle=max_angle, learning_rate=lr)
+  init = jax.tree.map(np.asarray, train.init_state(CNN(), 0, seeds, lr))  # train_step donates
+  step = functools.partial(
+    train.train_step, model=CNN(), augment=False, max_angle=max_angle, learning_rate=lr
+  )
   augmented, loss_S = train.train_step(
     jax.tree.map(jnp.asarray, init),
     images,
@@ -85,6 +90,7 @@ def test_augmented_step_trains_on_the_rotated_batch(seeds):
     mask_TxB,
     aug_key,
     jnp.int32(t),
+    model=CNN(),
     augment=True,
     max_angle=max_angle,
     learning_rate=lr,
@@ -131,7 +137,7 @@ def test_augmented_step_trains_on_the_rotated_batch(seeds):
 def test_training_reduces_loss_on_a_fixed_batch():
   images, labels = _data()  # same shapes and flags as above: the jitted step is reused;
   # the same key and t each step, so the same angles: a fixed (rotated) batch to fit
-  states = train.init_state(0, 2, 1e-3)
+  states = train.init_state(CNN(), 0, 2, 1e-3)
   idx_SxTxB = jnp.broadcast_to(jnp.arange(8), (2, 5, 8))
   mask_TxB = jnp.ones((5, 8))
   losses = []
@@ -144,6 +150,7 @@ def test_training_reduces_loss_on_a_fixed_batch():
       mask_TxB,
       jax.random.key(0),
       jnp.int32(0),
+      model=CNN(),
       augment=True,
       max_angle=360.0,
       learning_rate=1e-3,
@@ -154,18 +161,18 @@ def test_training_reduces_loss_on_a_fixed_batch():
 
 def test_masked_padding_does_not_change_the_loss():
   images, labels = _data(8)
-  params = train.init_state(0, 1, 1e-3).params
+  params = train.init_state(CNN(), 0, 1, 1e-3).params
   one = jax.tree.map(lambda a: a[0], params)
   x = train.to_float(images)
-  full = train._loss(one, x[:5], labels[:5], jnp.ones(5))
-  padded = train._loss(one, x, labels, jnp.array([1, 1, 1, 1, 1, 0, 0, 0], jnp.float32))
+  full = train._loss(CNN(), one, x[:5], labels[:5], jnp.ones(5))
+  padded = train._loss(CNN(), one, x, labels, jnp.array([1, 1, 1, 1, 1, 0, 0, 0], jnp.float32))
   chex.assert_trees_all_close(full, padded, rtol=1e-6)
   # the mean cross-entropy of the real images, also for a last batch of one image
   ce = -jnp.take_along_axis(
     jax.nn.log_softmax(CNN().apply({"params": one}, x)), labels[:, None], -1
   )[:, 0]
   chex.assert_trees_all_close(full, ce[:5].mean(), rtol=1e-5)
-  single = train._loss(one, x, labels, jnp.array([1, 0, 0, 0, 0, 0, 0, 0], jnp.float32))
+  single = train._loss(CNN(), one, x, labels, jnp.array([1, 0, 0, 0, 0, 0, 0, 0], jnp.float32))
   chex.assert_trees_all_close(single, ce[0], rtol=1e-5)
 
 
@@ -204,10 +211,10 @@ def test_epoch_keys_are_distinct():
 
 def test_evaluate_matches_direct_accuracy_and_rotation_invariance_at_360():
   images, labels = _data(30)
-  params = train.init_state(0, 2, 1e-3).params
+  params = train.init_state(CNN(), 0, 2, 1e-3).params
   apply = jax.jit(CNN().apply)
   acc_AxS = train.evaluate(
-    params, np.asarray(images), np.asarray(labels), [0, 360, 90], batch_size=7
+    CNN(), params, np.asarray(images), np.asarray(labels), [0, 360, 90], batch_size=7
   )
   chex.assert_shape(acc_AxS, (3, 2))
   for s in range(2):
@@ -223,7 +230,7 @@ def test_evaluate_counts_only_the_real_images():
   """A model that always answers class 0, on 10 images in batches of 4 (2 padding images of
   label 0): the accuracy is the share of real images of class 0, never more."""
   images, _ = _data(10)
-  params = train.init_state(0, 1, 1e-3).params
+  params = train.init_state(CNN(), 0, 1, 1e-3).params
   head = params["TorchDense_1"]["Dense_0"]
   params = dict(params, TorchDense_1={"Dense_0": dict(head, bias=head["bias"].at[:, 0].set(1e3))})
   for labels, want in (
@@ -232,7 +239,7 @@ def test_evaluate_counts_only_the_real_images():
     ([0] + [1] * 9, 10.0),
   ):  # a padding image counted would make it 20
     acc = train.evaluate(
-      params, np.asarray(images), np.asarray(labels, np.int32), [0, 90], batch_size=4
+      CNN(), params, np.asarray(images), np.asarray(labels, np.int32), [0, 90], batch_size=4
     )
     np.testing.assert_allclose(acc, np.full((2, 1), want), rtol=1e-6)
 
@@ -243,7 +250,7 @@ def test_precision_reaches_training_and_evaluation():
   both programs hold bfloat16 conversions that the float32 ones lack."""
   images, labels = _data(8)
   x = train.to_float(images)
-  state = train.init_state(0, 1, 1e-3)
+  state = train.init_state(CNN(), 0, 1, 1e-3)
   params = jax.tree.map(lambda a: a[0], state.params)
   loss = lambda precision: float(
     optax.softmax_cross_entropy_with_integer_labels(
@@ -261,14 +268,14 @@ def test_precision_reaches_training_and_evaluation():
       mask,
       jax.random.key(0),
       jnp.int32(0),
+      model=CNN(precision=precision),
       augment=False,
       max_angle=0.0,
       learning_rate=1e-3,
-      precision=precision,
     )
     np.testing.assert_allclose(loss_S[0], loss(precision), rtol=1e-6)
     program = str(
-      jax.make_jaxpr(functools.partial(train.correct_count, precision=precision))(
+      jax.make_jaxpr(functools.partial(train.correct_count, CNN(precision=precision)))(
         state.params, images, labels, mask[0], 0.0
       )
     )
@@ -281,7 +288,7 @@ def test_evaluate_scores_each_image_with_its_own_label():
   images = np.zeros((10, 32, 32, 3), np.uint8)  # image i: one channel at its own brightness
   for i in range(10):
     images[i, :, :, i % 3] = 25 * i + 20
-  leaves, tree = jax.tree.flatten(train.init_state(0, 1, 1e-3).params)
+  leaves, tree = jax.tree.flatten(train.init_state(CNN(), 0, 1, 1e-3).params)
   keys = jax.random.split(jax.random.key(3), len(leaves))  # larger random weights
   params = jax.tree.unflatten(
     tree, [a * 5 + 0.2 * jax.random.normal(k, a.shape) for a, k in zip(leaves, keys)]
@@ -289,5 +296,7 @@ def test_evaluate_scores_each_image_with_its_own_label():
   one = jax.tree.map(lambda a: a[0], params)
   labels = np.asarray(jnp.argmax(CNN().apply({"params": one}, train.to_float(images)), -1))
   assert len(set(labels.tolist())) > 1  # the answers depend on the image
-  acc = train.evaluate(params, np.asarray(images), labels.astype(np.int32), [0], batch_size=4)
+  acc = train.evaluate(
+    CNN(), params, np.asarray(images), labels.astype(np.int32), [0], batch_size=4
+  )
   np.testing.assert_allclose(acc, [[100.0]])

@@ -8,6 +8,8 @@ process of a multi-process run takes part in saving and restoring (Orbax coordin
 the directory may be a gs:// URI.
 """
 
+import time
+
 import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
@@ -52,17 +54,42 @@ def save(
     raise RunError(
       f"refusing to save step {step} in {mngr.directory}: the state has non-finite values."
     )
-  saved = mngr.save(
-    step,
-    args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
-    metrics=metrics,
-  )
-  mngr.wait_until_finished()
+  try:
+    saved = mngr.save(
+      step,
+      args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+      metrics=metrics,
+    )
+    mngr.wait_until_finished()
+  except Exception as e:  # a full disk, a lost bucket: Orbax wraps the OSError in its own types
+    reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+    raise RunError(
+      f"could not save checkpoint step {step} in {mngr.directory} ({reason}); free some space "
+      "or fix the folder, then run the same command again."
+    ) from None
   if not saved:
     raise RunError(
       f"checkpoint step {step} was not saved in {mngr.directory} (steps there: "
       f"{list(mngr.all_steps())}); remove the folder or write elsewhere."
     )
+
+
+class Periodic:
+  """Saves a training state at the end of an epoch once `every_s` seconds have passed since
+  the last save, or when forced (a stop, the end): a crash then loses at most `every_s` seconds
+  of training, and a fast accelerator is not slowed down by a save every epoch."""
+
+  def __init__(self, mngr: ocp.CheckpointManager, every_s: float):
+    self.mngr, self.every_s, self.last = mngr, every_s, time.monotonic()
+
+  def __call__(self, step: int, state, meta: dict, force: bool = False) -> bool:
+    if self.mngr.latest_step() == step or not (
+      force or time.monotonic() - self.last >= self.every_s
+    ):
+      return False
+    save(self.mngr, step, state, meta)
+    self.last = time.monotonic()
+    return True
 
 
 def _damaged(mngr, step, reason) -> RunError:

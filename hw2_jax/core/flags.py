@@ -3,21 +3,82 @@
 A field becomes a flag when it has help text (`option(...)`): `--field-name`, typed from the
 field's annotation (int, float, str, bool, `X | None`, `tuple[X, ...]`), with the dataclass's
 default. `aliases` keeps old flag names working. `from_args` builds the config back from the
-parsed flags; validation stays with the config (`Config.validate()`).
+parsed flags; validation stays with the config (`Config.validate()`), which starts with
+`check(cfg)`: every choice among its choices, every number finite and within its range (an
+integer by default in 0..2**31-1, so a huge value is refused before any work instead of
+overflowing a device integer later). `to_json(cfg)` is how every study records its config.
 """
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 
+from hw2_jax.core.errors import ConfigError
 
-def option(default, help: str, *, aliases=(), choices=None, metavar=None):
-  """A config field that is also a command-line flag."""
+INT_MAX = 2**31 - 1
+
+
+def option(default, help: str, *, aliases=(), choices=None, metavar=None, low=None, high=None):
+  """A config field that is also a command-line flag; `low`/`high` bound a number (inclusive;
+  integers default to 0..INT_MAX)."""
   return dataclasses.field(
     default=default,
-    metadata={"help": help, "aliases": tuple(aliases), "choices": choices, "metavar": metavar},
+    metadata={
+      "help": help,
+      "aliases": tuple(aliases),
+      "choices": choices,
+      "metavar": metavar,
+      "low": low,
+      "high": high,
+    },
   )
+
+
+def flag_name(field_name: str) -> str:
+  return "--" + field_name.replace("_", "-")
+
+
+def _check_number(name: str, value, low, high) -> None:
+  if isinstance(value, float) and not math.isfinite(value):
+    raise ConfigError(f"{name} must be a finite number, got {value}.")
+  if low is not None and value < low:
+    raise ConfigError(f"{name} must be >= {low}, got {value}.")
+  if high is not None and value > high:
+    raise ConfigError(f"{name} must be <= {high}, got {value}.")
+
+
+def check(cfg) -> None:
+  """Refuses, in one line naming the flag, a choice outside its choices or a number outside
+  its range (each item of a tuple flag too)."""
+  hints = typing.get_type_hints(type(cfg))
+  for f in dataclasses.fields(cfg):
+    if "help" not in f.metadata:
+      continue
+    value, meta, name = getattr(cfg, f.name), f.metadata, flag_name(f.name)
+    items = value if isinstance(value, tuple) else (value,)
+    tp = _unwrap_optional(hints[f.name])
+    if typing.get_origin(tp) is tuple:
+      tp = typing.get_args(tp)[0]
+    for v in items:
+      if v is None:
+        continue
+      if meta["choices"] is not None and v not in meta["choices"]:
+        raise ConfigError(
+          f"unknown {name} {v!r}; choose from: {', '.join(map(str, meta['choices']))}."
+        )
+      if tp is int and not isinstance(v, bool):
+        low = 0 if meta["low"] is None else meta["low"]
+        _check_number(name, v, low, INT_MAX if meta["high"] is None else meta["high"])
+      elif tp is float:
+        _check_number(name, v, meta["low"], meta["high"])
+
+
+def to_json(cfg, **extra) -> dict:
+  """A config as the JSON a run records (tuples as lists), with `extra` keys."""
+  d = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+  return {**d, **extra}
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -52,7 +113,7 @@ def add_flags(parser: argparse.ArgumentParser, cls, skip=()) -> None:
     meta = f.metadata
     if "help" not in meta or f.name in skip:
       continue
-    names = ["--" + f.name.replace("_", "-"), *meta["aliases"]]
+    names = [flag_name(f.name), *meta["aliases"]]
     kwargs = {"dest": f.name, "help": meta["help"], "default": f.default}
     tp = _unwrap_optional(hints[f.name])
     if tp is bool:

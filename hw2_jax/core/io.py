@@ -7,6 +7,7 @@ Cloud Storage needs `pip install gcsfs` there). Every writer of the project goes
 """
 
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -22,9 +23,31 @@ def is_uri(path) -> bool:
   return "://" in str(path)
 
 
+# URI schemes etils.epath writes through, and the package each needs.
+URI_PACKAGES = {"gs": "gcsfs", "s3": "s3fs"}
+
+
 def as_path(path):
   """A pathlib.Path for a local path, an epath.Path for a URI (gs://...)."""
   return epath.Path(path) if is_uri(path) else Path(path)
+
+
+def check_uri(path, flag: str = "--out") -> None:
+  """Refuses, in one line, a URI whose scheme is unknown or whose filesystem is not installed."""
+  if not is_uri(path):
+    return
+  scheme = str(path).split("://", 1)[0]
+  if scheme not in URI_PACKAGES:
+    raise ConfigError(
+      f"{flag} {str(path)!r}: unknown scheme {scheme}://; pass a local folder or a "
+      f"{' or '.join(s + '://' for s in URI_PACKAGES)} URI."
+    )
+  package = URI_PACKAGES[scheme]
+  if importlib.util.find_spec(package) is None:
+    raise ConfigError(
+      f"{flag} {str(path)!r} needs the {package} package to write {scheme}:// URIs; "
+      f"pip install {package}, or pass a local folder."
+    )
 
 
 def ensure_writable_dir(path, flag: str = "--out"):
@@ -32,6 +55,7 @@ def ensure_writable_dir(path, flag: str = "--out"):
 
   `flag` names the option the user sets the folder with, for the error message.
   """
+  check_uri(path, flag)
   path = as_path(path)
   try:
     path.mkdir(parents=True, exist_ok=True)
@@ -46,7 +70,7 @@ def ensure_writable_dir(path, flag: str = "--out"):
   return path
 
 
-def _umask() -> int:
+def umask() -> int:
   mask = os.umask(0)
   os.umask(mask)
   return mask
@@ -65,7 +89,7 @@ def atomic_open(path):
   path.parent.mkdir(parents=True, exist_ok=True)
   fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
   try:
-    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
+    os.fchmod(fd, 0o666 & ~umask())  # mkstemp makes 0600; results are ordinary files
     with os.fdopen(fd, "wb") as f:
       yield f
       f.flush()
@@ -97,6 +121,45 @@ def read_json(path, what: str, fix: str) -> dict:
     return json.loads(path.read_text())
   except (ValueError, UnicodeDecodeError) as e:
     raise ConfigError(f"{what} {str(path)!r} is damaged ({e}); {fix}.") from None
+
+
+def _schema_error(obj, spec, where: str) -> str | None:
+  """Where `obj` departs from `spec`, or None. A spec is a type (float admits ints), a list of
+  one spec (every item), or a dict of required keys ("*": every key of a mapping)."""
+  if isinstance(spec, dict):
+    if not isinstance(obj, dict):
+      return f"{where or 'the top level'} should be an object, not {type(obj).__name__}"
+    items = obj.items() if "*" in spec else ((k, obj.get(k, _MISSING)) for k in spec)
+    for key, value in items:
+      if value is _MISSING:
+        return f"{where + '.' if where else ''}{key} is missing"
+      found = _schema_error(value, spec.get(key, spec.get("*")), f"{where}.{key}".lstrip("."))
+      if found:
+        return found
+    return None
+  if isinstance(spec, list):
+    if not isinstance(obj, list):
+      return f"{where} should be a list, not {type(obj).__name__}"
+    return next(
+      (e for i, v in enumerate(obj) if (e := _schema_error(v, spec[0], f"{where}[{i}]"))), None
+    )
+  ok = (
+    isinstance(obj, (int, float)) and not isinstance(obj, bool)
+    if spec is float
+    else (isinstance(obj, spec))
+  )
+  return None if ok else f"{where} should be {spec.__name__}, not {type(obj).__name__}"
+
+
+_MISSING = object()
+
+
+def check_schema(obj, spec, path, fix: str):
+  """`obj` (read from `path`) if it has the shape `spec` says, else a one-line error."""
+  problem = _schema_error(obj, spec, "")
+  if problem:
+    raise ConfigError(f"{str(path)!r} is not what this command wrote ({problem}); {fix}.")
+  return obj
 
 
 def read_jsonl(path, warn=print) -> list[dict]:

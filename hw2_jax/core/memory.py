@@ -1,7 +1,8 @@
 """Refusing sizes that cannot fit, before any work: a rough estimate against the device's memory.
 
-Each study estimates the bytes one device needs from its shapes (parameters, optimizer state,
-the activations a step keeps for its backward pass); `check_fits` compares that with what one
+Every study estimates the bytes one device needs with the same `estimate` (the models on the
+device, each with its parameter copies, and the float32 activations one step keeps for its
+backward pass, plus the data every device holds); `check_fits` compares that with what one
 device has (a GPU's or TPU's memory; on the CPU the machine's RAM) and refuses with one line
 when the estimate is more than that. The estimates are within a small factor, not exact: they
 catch a `--seeds 100000` or a batch a thousand times too large, not the last gigabyte.
@@ -14,6 +15,15 @@ import jax
 from hw2_jax.core.errors import ConfigError
 
 GB = 1024**3
+
+
+def estimate(
+  *, params: int, copies: int, activations: float, models: int = 1, data_bytes: float = 0
+) -> float:
+  """Bytes one device needs for `models` models of `params` float32 parameters each, kept in
+  `copies` copies (parameters, gradients, optimizer moments, ...), and `activations` float32
+  values per model for one step, plus `data_bytes`."""
+  return 4.0 * models * (params * copies + activations) + data_bytes
 
 
 def device_bytes() -> int:

@@ -5,6 +5,7 @@ Figures are drawn with the non-interactive Agg backend (no display needed), writ
 """
 
 import contextlib
+import io as stdio
 from pathlib import PurePath
 
 from hw2_jax.core import io
@@ -23,8 +24,9 @@ def markdown_table(header, rows, align=None) -> str:
 
 @contextlib.contextmanager
 def figure(path, nrows: int = 1, ncols: int = 1, **subplots_kwargs):
-  """Yields (fig, axes) of `plt.subplots`; on leaving, saves to `path` (format from its suffix)
-  and closes the figure, also when drawing failed."""
+  """Yields (fig, axes) of `plt.subplots`; on leaving, saves to `path` (format from its suffix;
+  a binary buffer such as io.BytesIO gets a PNG) and closes the figure, also when drawing
+  failed."""
   import matplotlib
 
   matplotlib.use("Agg")
@@ -33,8 +35,21 @@ def figure(path, nrows: int = 1, ncols: int = 1, **subplots_kwargs):
   fig, axes = plt.subplots(nrows, ncols, **subplots_kwargs)
   try:
     yield fig, axes
-    fmt = PurePath(str(path)).suffix.lstrip(".") or "png"
-    with io.atomic_open(path) as f:
-      fig.savefig(f, format=fmt, dpi=120, bbox_inches="tight")
+    if hasattr(path, "write"):
+      fig.savefig(path, format="png", dpi=120, bbox_inches="tight")
+    else:
+      fmt = PurePath(str(path)).suffix.lstrip(".") or "png"
+      with io.atomic_open(path) as f:
+        fig.savefig(f, format=fmt, dpi=120, bbox_inches="tight")
   finally:
     plt.close(fig)
+
+
+@contextlib.contextmanager
+def png(files: dict, name: str, nrows: int = 1, ncols: int = 1, **subplots_kwargs):
+  """`figure` drawn into memory: on leaving, `files[name]` holds the PNG's bytes (for
+  core/rundir.write_outputs, which writes a study's files as one unit)."""
+  buffer = stdio.BytesIO()
+  with figure(buffer, nrows, ncols, **subplots_kwargs) as (fig, axes):
+    yield fig, axes
+  files[name] = buffer.getvalue()

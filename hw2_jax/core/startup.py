@@ -11,6 +11,7 @@
 """
 
 import argparse
+import importlib.util
 import os
 import signal
 import sys
@@ -72,11 +73,47 @@ def init(args=None) -> None:
   kwargs = _distributed_kwargs(args) if args is not None else None
   compile_cache.enable()
   signal.signal(signal.SIGTERM, signal.default_int_handler)
-  if kwargs is None:
-    return
   import jax
 
-  jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU processes: collectives
-  jax.distributed.initialize(**kwargs)
-  if jax.process_index() != 0:
-    sys.stdout = open(os.devnull, "w", encoding="utf-8")
+  if kwargs is not None:
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU processes
+    jax.distributed.initialize(**kwargs)
+    if jax.process_index() != 0:
+      sys.stdout = open(os.devnull, "w", encoding="utf-8")
+  check_platform(os.environ.get("JAX_PLATFORMS", ""))
+
+
+# Where the accelerator builds of JAX come from (docs/accelerators.md).
+_INSTALL = (
+  "pip install -U 'jax[cuda13]' for an NVIDIA GPU, or 'jax[tpu]' on a Cloud TPU VM "
+  "(docs/accelerators.md)"
+)
+
+
+def _installed_platforms() -> list[str]:
+  found = ["cpu"]
+  for module, platform in (
+    ("jax_cuda13_plugin", "cuda"),
+    ("jax_cuda12_plugin", "cuda"),
+    ("libtpu", "tpu"),
+    ("jax_rocm60_plugin", "rocm"),
+  ):
+    if importlib.util.find_spec(module) is not None and platform not in found:
+      found.append(platform)
+  return found
+
+
+def check_platform(asked: str) -> None:
+  """Starts JAX's backend now, so that a JAX_PLATFORMS it cannot start is one line naming what
+  was asked for, what this installation has, and how to install the rest."""
+  import jax
+
+  try:
+    jax.devices()
+  except (RuntimeError, AssertionError, ValueError) as e:
+    reason = (str(e).splitlines() or [type(e).__name__])[0][:160] or type(e).__name__
+    raise ConfigError(
+      f"JAX_PLATFORMS={asked!r} asks for a platform this JAX cannot start ({reason}); this "
+      f"installation has: {', '.join(_installed_platforms())}. Unset JAX_PLATFORMS to use "
+      f"those, or install the accelerator build: {_INSTALL}."
+    ) from None

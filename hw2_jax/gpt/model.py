@@ -5,11 +5,11 @@ model. Passing a key/value `cache` (see `init_cache`) makes the model write the 
 keys and values at positions pos0.. and attend to everything cached before them, so
 decoding costs one position per new token.
 
-Precision as PyTorch's bf16-mixed: `cfg.dtype` is the dtype of the matmul operands (the
-Dense layers cast their inputs and weights to it, bfloat16 on accelerators); parameters,
-the residual stream, RMSNorm, softmax and the logits stay float32. Dropout applies on every
-path: the fused kernel has no dropout argument, so training with dropout > 0 takes the
-explicit path.
+Precision as everywhere in the project (core/precision.py): `cfg.precision` is that of every
+matmul, `fp32` (full float32 on every backend) or `bf16` (bfloat16 operands, float32
+accumulation, PyTorch's bf16-mixed); parameters, the residual stream, the norms, softmax and
+the logits stay float32. Dropout applies on every path: the fused kernel has no dropout
+argument, so training with dropout > 0 takes the explicit path.
 
 Dimension letters: B batch, T query positions, S key positions, D width, H heads,
 K head size, V vocabulary.
@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from hw2_jax.core import precision as precision_lib
 from hw2_jax.gpt.config import ModelConfig
 
 init_normal = nn.initializers.normal
@@ -45,8 +46,31 @@ def rope(x_BxTxHxK, pos_T, base: float = 10000.0):
 def init_cache(cfg: ModelConfig, batch_size: int):
   """Empty key/value cache: per layer, keys and values for block_size positions."""
   shape = (batch_size, cfg.block_size, cfg.n_head, cfg.head_dim)
-  zeros = lambda: jnp.zeros(shape, jnp.dtype(cfg.dtype))
+  dtype = jnp.bfloat16 if cfg.precision == "bf16" else jnp.float32
+  zeros = lambda: jnp.zeros(shape, dtype)
   return [{"k": zeros(), "v": zeros()} for _ in range(cfg.n_layer)]
+
+
+def _dense(cfg: ModelConfig, features: int, std: float, name: str, use_bias: bool = True):
+  """A Dense layer whose GEMM runs at `cfg.precision` (float32 parameters and output)."""
+  return nn.Dense(
+    features, use_bias=use_bias, kernel_init=init_normal(std), name=name,
+    dot_general=precision_lib.dot_general(cfg.precision),
+  )  # fmt: skip
+
+
+def _fused_attention(cfg: ModelConfig, q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, cache, mask_TxS):
+  """jax.nn.dot_product_attention, XLA's or cuDNN's (flash attention) as the backend chooses:
+  bf16 gives it bfloat16 operands; fp32 asks XLA for full float32 matmuls."""
+  kwargs = dict(
+    mask=None if cache is None else mask_TxS[None, None], is_causal=cache is None,
+    implementation=None,
+  )  # fmt: skip
+  if cfg.precision == "bf16":
+    q, k, v = (a.astype(jnp.bfloat16) for a in (q_BxTxHxK, k_BxSxHxK, v_BxSxHxK))
+    return jax.nn.dot_product_attention(q, k, v, **kwargs).astype(jnp.float32)
+  with jax.default_matmul_precision("highest"):
+    return jax.nn.dot_product_attention(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, **kwargs)
 
 
 class CausalSelfAttention(nn.Module):
@@ -56,7 +80,7 @@ class CausalSelfAttention(nn.Module):
   def __call__(self, x_BxTxD, pos_T, train: bool, cache=None):
     c = self.cfg
     B, T, D = x_BxTxD.shape
-    dense = lambda n, std, name: nn.Dense(n, kernel_init=init_normal(std), dtype=c.dtype, name=name)
+    dense = lambda n, std, name: _dense(c, n, std, name)
     qkv_BxTx3D = dense(3 * D, 0.02, "c_attn")(x_BxTxD)
     q_BxTxHxK, k_BxTxHxK, v_BxTxHxK = (
       a.reshape(B, T, c.n_head, c.head_dim) for a in jnp.split(qkv_BxTx3D, 3, axis=-1)
@@ -80,22 +104,15 @@ class CausalSelfAttention(nn.Module):
       mask_TxS = jnp.arange(k_BxSxHxK.shape[1])[None, :] <= pos_T[:, None]
 
     if c.fused_attention and not (train and c.dropout > 0):
-      # XLA or cuDNN (flash attention) as the backend chooses.
-      y_BxTxHxK = jax.nn.dot_product_attention(
-        q_BxTxHxK,
-        k_BxSxHxK,
-        v_BxSxHxK,
-        mask=None if cache is None else mask_TxS[None, None],
-        is_causal=cache is None,
-        implementation=None,
-      )
+      y_BxTxHxK = _fused_attention(c, q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, cache, mask_TxS)
     else:
-      att_BxHxTxS = jnp.einsum("bthk,bshk->bhts", q_BxTxHxK, k_BxSxHxK) / math.sqrt(c.head_dim)
-      att_BxHxTxS = jnp.where(mask_TxS[None, None], att_BxHxTxS.astype(jnp.float32), -jnp.inf)
+      scores_BxHxTxS = precision_lib.einsum("bthk,bshk->bhts", q_BxTxHxK, k_BxSxHxK, c.precision)
+      att_BxHxTxS = scores_BxHxTxS / math.sqrt(c.head_dim)
+      att_BxHxTxS = jnp.where(mask_TxS[None, None], att_BxHxTxS, -jnp.inf)
       probs_BxHxTxS = jax.nn.softmax(att_BxHxTxS, axis=-1)
       self.sow("intermediates", "attn_probs", probs_BxHxTxS)
       probs_BxHxTxS = nn.Dropout(c.dropout)(probs_BxHxTxS, deterministic=not train)
-      y_BxTxHxK = jnp.einsum("bhts,bshk->bthk", probs_BxHxTxS.astype(v_BxSxHxK.dtype), v_BxSxHxK)
+      y_BxTxHxK = precision_lib.einsum("bhts,bshk->bthk", probs_BxHxTxS, v_BxSxHxK, c.precision)
 
     y_BxTxD = dense(D, 0.02 / math.sqrt(2 * c.n_layer), "c_proj")(y_BxTxHxK.reshape(B, T, D))
     return nn.Dropout(c.dropout)(y_BxTxD, deterministic=not train), new_cache
@@ -107,16 +124,9 @@ class MLP(nn.Module):
   @nn.compact
   def __call__(self, x_BxTxD, train: bool):
     c = self.cfg
-    h_BxTx4D = nn.Dense(4 * c.n_embd, kernel_init=init_normal(0.02), dtype=c.dtype, name="c_fc")(
-      x_BxTxD
-    )
+    h_BxTx4D = _dense(c, 4 * c.n_embd, 0.02, "c_fc")(x_BxTxD)
     h_BxTx4D = nn.gelu(h_BxTx4D, approximate=True)
-    y_BxTxD = nn.Dense(
-      c.n_embd,
-      kernel_init=init_normal(0.02 / math.sqrt(2 * c.n_layer)),
-      dtype=c.dtype,
-      name="c_proj",
-    )(h_BxTx4D)
+    y_BxTxD = _dense(c, c.n_embd, 0.02 / math.sqrt(2 * c.n_layer), "c_proj")(h_BxTx4D)
     return nn.Dropout(c.dropout)(y_BxTxD, deterministic=not train)
 
 
@@ -167,15 +177,13 @@ class GPT(nn.Module):
       )
       new_cache.append(layer_cache)
     x_BxTxD = norm(c, "ln_f")(x_BxTxD)
-    logits_BxTxV = nn.Dense(
-      c.vocab_size, use_bias=False, kernel_init=init_normal(0.02), dtype=c.dtype, name="lm_head"
-    )(x_BxTxD).astype(jnp.float32)
+    logits_BxTxV = _dense(c, c.vocab_size, 0.02, "lm_head", use_bias=False)(x_BxTxD)
     return logits_BxTxV if cache is None else (logits_BxTxV, new_cache)
 
 
 def init_params(cfg: ModelConfig, key):
   # Parameters don't depend on dropout, precision or the attention path: one compile for all.
-  return _init(dataclasses.replace(cfg, dropout=0.0, dtype="float32", fused_attention=False), key)
+  return _init(dataclasses.replace(cfg, dropout=0.0, precision="fp32", fused_attention=False), key)
 
 
 @functools.partial(jax.jit, static_argnums=0)

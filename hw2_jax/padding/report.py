@@ -4,10 +4,12 @@ Rounds whose validation loss became non-finite (`diverged` in the JSON) are mark
 and left out of the mean and std.
 """
 
+import json
+
 import numpy as np
 
 from hw2_jax.core import io
-from hw2_jax.core.render import figure, markdown_table
+from hw2_jax.core.render import markdown_table, png
 from hw2_jax.padding.config import protocol_of
 
 JSON, MARKDOWN, CSV, FIGURE = (
@@ -16,6 +18,12 @@ JSON, MARKDOWN, CSV, FIGURE = (
   "padding_study.csv",
   "padding_study.png",
 )
+FILES = (JSON, MARKDOWN, CSV, FIGURE)
+# What a study JSON must hold (core/io.check_schema): per net and padding, the per-round lists.
+SCHEMA = {
+  "config": {"seeds": list, "epochs": int, "patience": int, "batch_size": int},
+  "results": {"*": {"*": {"val": [float], "test": [float], "epochs": [int]}}},
+}
 ROW_ORDER = ("valid", "replicate", "reflect", "circular", "sconv", "fconv")
 SPLITS = (
   ("val", "validation"),
@@ -48,7 +56,7 @@ def kept(entry: dict, split: str) -> np.ndarray:
 
 def markdown(study: dict) -> str:
   cfg = study["config"]
-  rounds = len(cfg["seeds"])
+  rounds = cfg["seeds"] if isinstance(cfg["seeds"], int) else len(cfg["seeds"])
   val_label = PROTOCOL_LABELS[protocol_of(cfg)]
   gemms = f"; GEMMs in {cfg['precision']}" if cfg.get("precision", "fp32") != "fp32" else ""
   lines = [
@@ -151,13 +159,21 @@ def draw(axes, study: dict) -> None:
     ax.grid(axis="y", alpha=0.3)
 
 
-def write_all(out, study: dict) -> None:
-  out = io.as_path(out)
-  io.write_json(out / JSON, study)
-  io.write_text(out / MARKDOWN, markdown(study))
-  io.write_text(out / CSV, csv(study))
+def load(path) -> dict:
+  """A study JSON, checked against SCHEMA (a damaged or foreign file is one line)."""
+  fix = "pass --overwrite to start again, or another --out"
+  return io.check_schema(io.read_json(path, "the study file", fix), SCHEMA, path, fix)
+
+
+def outputs(study: dict) -> dict:
+  """{file name: bytes} of the study's four result files (written as one unit)."""
+  files = {
+    JSON: (json.dumps(study, indent=2) + "\n").encode(),
+    MARKDOWN: markdown(study).encode(),
+    CSV: csv(study).encode(),
+  }
   nets = len(study["results"])
-  with figure(out / FIGURE, 1, nets, figsize=(6 * nets, 4), squeeze=False, sharey=True) as (
+  with png(files, FIGURE, 1, nets, figsize=(6 * nets, 4), squeeze=False, sharey=True) as (
     fig,
     axes,
   ):
@@ -165,3 +181,4 @@ def write_all(out, study: dict) -> None:
     axes[0][0].set_ylabel("accuracy per round (%), bar = mean")
     axes[0][0].legend(loc="lower left")
     fig.suptitle("Padding study: validation vs shifted-test accuracy")
+  return files

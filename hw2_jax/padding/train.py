@@ -11,15 +11,20 @@ multi-process run gives the numbers of one process with as many devices).
 A seed whose validation loss becomes non-finite stops improving, so it keeps its last good
 parameters; it is flagged `diverged` for the report rather than averaged in silently.
 
+`train_seeds` is the epoch loop. It can start from a saved state (`state`, `start`): training
+has no randomness after the initial parameters, so a run continued from the state after epoch
+k has exactly the numbers of an uninterrupted one. After each epoch it calls `on_epoch` (the
+study's progress bar and periodic checkpoint) and, when a stop was requested (Ctrl-C, SIGTERM),
+raises `Stopped` with the state for the caller to save.
+
 Dimension letters: S seeds, K batches of an epoch, B images of a batch, H/W/C image axes.
 """
 
-import dataclasses
 import functools
+import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -27,19 +32,7 @@ import optax
 from flax import linen as nn
 
 from hw2_jax.core import devices
-
-
-@dataclasses.dataclass(frozen=True)
-class Recipe:
-  """The original's training recipe: Adadelta, fixed batch order, early stopping."""
-
-  epochs: int = 50
-  patience: int = 9
-  batch_size: int = 200
-  learning_rate: float = 1.0
-  rho: float = 0.9
-  eps: float = 1e-6
-  weight_decay: float = 5e-5
+from hw2_jax.padding.config import Recipe
 
 
 def optimizer(cfg: Recipe) -> optax.GradientTransformation:
@@ -181,39 +174,70 @@ class SeedsResult(NamedTuple):
   similar_acc: np.ndarray | None = None  # S, best parameters on the unshifted test set
 
 
+class Stopped(Exception):
+  """A stop was requested after epoch `epoch`; `state` is the state after it."""
+
+  def __init__(self, epoch: int, state: SeedsState):
+    super().__init__(f"stopped after epoch {epoch}")
+    self.epoch, self.state = epoch, state
+
+
+def padded_seeds(seeds, mesh) -> list[int]:
+  """`seeds` and extra ones up to a multiple of the mesh's devices (their results are dropped)."""
+  seeds = list(seeds)
+  extra = devices.padded_size(len(seeds), mesh) - len(seeds)
+  return seeds + [max(seeds) + 1 + i for i in range(extra)]
+
+
+def initial_state(model: nn.Module, cfg: Recipe, seeds, image_shape, mesh) -> SeedsState:
+  """`init_state` of the padded seeds, split over the devices of `mesh`."""
+  padded = padded_seeds(seeds, mesh)
+  state = init_state(model, cfg, padded, image_shape)
+  return devices.put(state, devices.leading_axis_sharding(mesh, len(padded)))
+
+
 def train_seeds(
   model: nn.Module,
   cfg: Recipe,
   splits: dict,
   seeds,
+  *,
   on_epoch: Callable[[int, EpochMetrics, SeedsState], None] | None = None,
   mesh=None,
+  state: SeedsState | None = None,
+  start: int = 0,
+  stop=None,
 ) -> SeedsResult:
   """Trains one model per seed on `splits` (make_splits' dict), all seeds at once.
 
   Seeds are spread over the devices of `mesh` (default: every device of every process); when
   their number does not divide the device count, extra seeds are trained and dropped from the
-  result. `on_epoch(epoch, metrics, state)` sees each epoch's metrics as numpy arrays (all
-  seeds) and the state after it (device arrays, sharded over `mesh`).
+  result. `state` (from `initial_state`, or restored) after `start` epochs continues a run.
+  `on_epoch(epoch, metrics, state)` sees each epoch's metrics as numpy arrays (all seeds) and
+  the state after it (device arrays, sharded over `mesh`). `stop` (core/interrupt) is asked
+  after each epoch; when it says stop, `Stopped` is raised with the state.
   """
   mesh = devices.mesh("seeds") if mesh is None else mesh
-  seeds = list(seeds)
-  padded = seeds + [
-    max(seeds) + 1 + i for i in range(devices.padded_size(len(seeds), mesh) - len(seeds))
-  ]
   batched = lambda split: devices.put(
     tuple(to_batches(a, cfg.batch_size) for a in split), devices.replicated(mesh)
   )
   train, val, test = (batched(splits[k]) for k in ("train", "val", "test"))
-
-  state = init_state(model, cfg, padded, splits["train"][0].shape[1:])
-  state = devices.put(state, devices.leading_axis_sharding(mesh, len(padded)))
-  for epoch in range(cfg.epochs):
+  if state is None:
+    state = initial_state(model, cfg, seeds, splits["train"][0].shape[1:], mesh)
+  active, seconds = bool(devices.fetch(state.active).any()), 0.0
+  for epoch in range(start, cfg.epochs if active else start):
+    if stop is not None:
+      stop.running(seconds)
+    t0 = time.perf_counter()
     state, metrics = epoch_step(state, model, cfg, train, val)
     metrics = devices.fetch(metrics)
+    seconds = time.perf_counter() - t0
     if on_epoch is not None:
       on_epoch(epoch, metrics, state)
-    if not metrics.active.any():
+    done = not metrics.active.any() or epoch + 1 == cfg.epochs
+    if not done and stop is not None and stop.requested(sync=True):
+      raise Stopped(epoch + 1, state)
+    if done:
       break
   test_acc = test_accuracy(state.best_params, model, *test)
   similar_acc = (
@@ -221,8 +245,7 @@ def train_seeds(
     if "similar" in splits
     else None
   )
-  n = len(seeds)
-  chex.assert_shape(test_acc, (len(padded),))
+  n = len(list(seeds))
   val_acc, test_acc, epochs, diverged, similar_acc = devices.fetch(
     (state.val_acc, test_acc, state.epochs, state.diverged, similar_acc)
   )

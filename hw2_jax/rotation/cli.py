@@ -12,8 +12,9 @@ def register(subparsers) -> None:
     description="Train the notebook's CNN on CIFAR-10 without and with RandomRotation(360) "
     "augmentation, evaluate both on the test set rotated by each angle, and "
     "write rotation_study.{json,md,png}, sample grids and checkpoints under "
-    "--out. Models already checkpointed there with the same settings are "
-    "reused; Ctrl-C keeps the models finished so far.",
+    "--out. Models already checkpointed there with the same settings are reused, and one "
+    "interrupted mid-way continues from its last saved epoch; Ctrl-C or SIGTERM finishes "
+    "the epoch in progress, saves it and stops.",
     formatter_class=flags.HelpFormatter,
   )
   flags.add_flags(p, Config)

@@ -1,23 +1,30 @@
 """The rotation study's settings: one frozen dataclass, its defaults the notebook's protocol.
 
 Every field with help text is also a `rotation-study` flag (core/flags.py); `validate()` refuses
-bad values with one line before any work; `training()` is what a checkpoint must match to be
-reused instead of trained again.
+bad values with one line before any work. `DECIDING` names what decides a trained model: a
+checkpoint made with other values is never reused. The data decide it through the checksum of
+the training images actually read (`train_sha256`), so a renamed or edited folder is noticed.
+`EVALUATION` names what decides the evaluation: a study evaluated otherwise is replaced only
+with --eval-only (or --overwrite).
 """
 
 import dataclasses
-import math
 
-from hw2_jax.core.errors import ConfigError, check_positive
-from hw2_jax.core.flags import option
+from hw2_jax.core import rundir
+from hw2_jax.core.errors import ConfigError
+from hw2_jax.core.flags import check, option, to_json
 from hw2_jax.core.precision import PRECISIONS
 
+COMMAND = "rotation-study"
+DEFAULT_OUT = "runs/rotation-study"
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+# plain: trained on upright images; augmented: with RandomRotation(360); c4, c4-augmented: the
+# C4-equivariant CNN (model.py) without and with the augmentation.
 MODELS = ("plain", "augmented")
 DEFAULT_ANGLES = tuple(float(a) for a in range(0, 361, 30))
-# The settings that decide a trained model (not where the data lies, nor the evaluation).
-TRAINING = (
+DECIDING = (
   "data",
+  "train_sha256",
   "train_limit",
   "epochs",
   "batch_size",
@@ -27,49 +34,64 @@ TRAINING = (
   "max_augment_angle",
   "precision",
 )
+EVALUATION = ("test_sha256", "test_limit", "angles")
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-  data: str = option(
-    "tfds",
-    "data source when --data-dir is not given: canonical CIFAR-10 via tensorflow-datasets",
-    choices=("tfds",),
-  )
   data_dir: str | None = option(
     None,
-    "class-folder tree DIR/{train,test}/<class>/*.png|jpg (decoded once and cached next "
-    "to the data or in --cache-dir); overrides --data",
+    "class-folder tree DIR/{train,test}/<class>/*.png|jpg, decoded once and cached in "
+    "--cache-dir (default: canonical CIFAR-10 through tensorflow-datasets, downloaded once)",
   )
-  tfds_dir: str | None = option(None, "tensorflow-datasets data dir for --data tfds")
+  tfds_dir: str | None = option(None, "tensorflow-datasets data dir (without --data-dir)")
   cache_dir: str | None = option(
-    None, "where to cache the decoded image folder (default: inside --data-dir)"
+    None, "where decoded image folders are cached (default: ~/.cache/hw2_jax/cifar10)"
   )
-  out: str = option("runs/rotation-study", "output folder")
+  out: str | None = option(
+    None,
+    f"output folder (default: {DEFAULT_OUT} for the default settings, {DEFAULT_OUT}-<the "
+    "settings that differ> otherwise)",
+  )
   checkpoint_dir: str | None = option(None, "checkpoints (default: OUT/checkpoints)")
-  epochs: int = option(10, "training epochs")
-  batch_size: int = option(64, "images per batch")
-  learning_rate: float = option(1e-3, "Adam learning rate", aliases=("--lr",))
-  seeds: int = option(1, "models of each kind, trained together (jax.vmap over every device)")
+  epochs: int = option(10, "training epochs", low=1)
+  batch_size: int = option(64, "images per batch", low=1)
+  learning_rate: float = option(1e-3, "Adam learning rate", aliases=("--lr",), low=1e-12)
+  seeds: int = option(
+    1, "models of each kind, trained together (jax.vmap over every device)", low=1
+  )
   seed: int = option(0, "base random seed")
   angles: tuple[float, ...] = option(
-    DEFAULT_ANGLES, "test rotation angles in degrees (counter-clockwise)"
+    DEFAULT_ANGLES, "test rotation angles in degrees (counter-clockwise)", low=-1e6, high=1e6
   )
-  models: tuple[str, ...] = option(MODELS, "which models: " + ", ".join(MODELS))
+  models: tuple[str, ...] = option(
+    MODELS, "which models: " + ", ".join(MODELS), choices=MODELS, metavar="MODEL"
+  )
   train_limit: int | None = option(
-    None, "train on a fixed random subset of N training images (quick runs)"
+    None, "train on a fixed random subset of N training images (quick runs)", low=1
   )
   test_limit: int | None = option(
-    None, "evaluate on a fixed random subset of N test images (quick runs)"
+    None, "evaluate on a fixed random subset of N test images (quick runs)", low=1
   )
   precision: str = option(
-    "fp32", "GEMM and convolution operands: fp32, or bf16 with float32 accumulation"
+    "fp32",
+    "GEMM and convolution operands: fp32, or bf16 with float32 accumulation",
+    choices=PRECISIONS,
   )
-  eval_only: bool = option(False, "re-evaluate the checkpointed models without training")
+  checkpoint_every_s: float = option(
+    60.0,
+    "save a model in training at the end of an epoch once this many seconds have passed "
+    "since the last save (and on Ctrl-C/SIGTERM), so a crash loses at most that",
+    metavar="S",
+    low=0.0,
+  )
+  eval_only: bool = option(
+    False, "re-evaluate the checkpointed models (e.g. at other --angles) without training"
+  )
   resume: bool = option(
     False,
-    "complete the study in --out: models already checkpointed with the same settings "
-    "are restored, not trained again (the default whenever the settings match)",
+    "complete the study in --out: models checkpointed with the same settings are restored "
+    "or continued from their last epoch (the default whenever the settings match)",
   )
   overwrite: bool = option(False, "replace the study and checkpoints in --out")
   max_augment_angle: float = 360.0  # RandomRotation(360): uniform in [-360, 360]
@@ -77,7 +99,7 @@ class Config:
 
   @property
   def source(self) -> str:
-    return "folder" if self.data_dir is not None else self.data
+    return "folder" if self.data_dir is not None else "tfds"
 
   @property
   def checkpoints(self) -> str:
@@ -85,42 +107,37 @@ class Config:
 
   def validate(self) -> None:
     """Refuses bad values with one line, before any data is read or model trained."""
-    check_positive("--epochs", self.epochs, 0 if self.eval_only else 1)
-    check_positive("--batch-size", self.batch_size)
-    check_positive("--seeds", self.seeds)
-    if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-      raise ConfigError(f"--learning-rate must be a finite number > 0, got {self.learning_rate}.")
-    for angle in self.angles:
-      if not math.isfinite(angle):
-        raise ConfigError(f"--angles must be finite numbers of degrees, got {angle}.")
-    for name in self.models:
-      if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r} in --models; choose from: {', '.join(MODELS)}.")
-    for flag, value in (("--train-limit", self.train_limit), ("--test-limit", self.test_limit)):
-      if value is not None:
-        check_positive(flag, value)
+    check(self)
     if self.data_dir is not None and self.tfds_dir is not None:
       raise ConfigError(
         "--data-dir and --tfds-dir both given; pass --data-dir for an image "
         "folder or --tfds-dir for tensorflow-datasets, not both."
-      )
-    if self.precision not in PRECISIONS:
-      raise ConfigError(
-        f"unknown --precision {self.precision!r}; choose from: {', '.join(PRECISIONS)}."
       )
     if self.overwrite and (self.resume or self.eval_only):
       raise ConfigError(
         "--overwrite replaces the trained models; it goes with neither --resume nor --eval-only."
       )
 
-  def training(self) -> dict:
-    """The settings a model's checkpoint must match to be reused."""
-    return {k: self.source if k == "data" else getattr(self, k) for k in TRAINING}
+  def settings(self, train_sha256: str | None = None) -> dict:
+    """The deciding settings (the checksum of the training images once they are read)."""
+    return {
+      **{k: getattr(self, k) for k in DECIDING if k not in ("data", "train_sha256")},
+      "data": self.source,
+      "train_sha256": train_sha256,
+    }
 
-  def to_json(self) -> dict:
-    d = dataclasses.asdict(self)
-    d.update(data=self.source, angles=[_number(a) for a in self.angles], models=list(self.models))
-    return d
+  def with_out(self) -> "Config":
+    """This config with --out resolved (core/rundir.default_out; the data by their source)."""
+    if self.out is not None:
+      return self
+    keys = [k for k in DECIDING if k != "train_sha256"] + ["test_limit", "angles"]
+    ours = {**self.settings(), "test_limit": self.test_limit, "angles": self.angles}
+    default = Config()
+    theirs = {**default.settings(), "test_limit": None, "angles": default.angles}
+    return dataclasses.replace(self, out=rundir.default_out(DEFAULT_OUT, ours, theirs, keys))
+
+  def record(self, **extra) -> dict:
+    return to_json(self, data=self.source, angles=[_number(a) for a in self.angles], **extra)
 
 
 def _number(angle: float):

@@ -1,13 +1,16 @@
 """CIFAR-10 as uint8 arrays: tensorflow-datasets, or a class-folder tree with a cache.
 
 Both return `{"train": (images_Nx32x32x3 uint8, labels_N int32), "test": (...)}` with the
-canonical class order (`config.CLASSES`).
+canonical class order (`config.CLASSES`). A decoded folder is cached in the project's cache
+folder (~/.cache/hw2_jax/cifar10, or --cache-dir), never inside the user's data. `digest` is
+the checksum of what was read, which decides whether a trained model may be reused.
 """
 
 import concurrent.futures
 import hashlib
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -24,13 +27,24 @@ _TFDS_FIX = (
   "`make rotation-study` installs it (or pip install -e '.[tfds]'), or pass "
   "--data-dir DIR with DIR/{train,test}/<class>/*.png|jpg"
 )
-CACHE_NAME = ".hw2_jax_cifar10_cache.npz"
+# Where tensorflow-datasets downloads CIFAR-10 from: checked once before a download, so that
+# without internet the error comes in seconds, not after the download's minutes of retries.
+DOWNLOAD_HOST = ("www.cs.toronto.edu", 443)
 
 
-def load(data: str, data_dir=None, cache_dir=None, log=print) -> dict:
-  if data == "tfds":
-    return load_tfds(data_dir)
+def load(data_dir=None, tfds_dir=None, cache_dir=None, log=print) -> dict:
+  """The class folders under `data_dir`, else canonical CIFAR-10 through tensorflow-datasets."""
+  if data_dir is None:
+    return load_tfds(tfds_dir)
   return load_folder(data_dir, cache_dir, log=log)
+
+
+def digest(images, labels) -> str:
+  """The sha256 of a split's pixels and labels, as read."""
+  h = hashlib.sha256()
+  h.update(np.ascontiguousarray(images).tobytes())
+  h.update(np.ascontiguousarray(labels, np.int32).tobytes())
+  return h.hexdigest()
 
 
 # ----- tensorflow-datasets --------------------------------------------------------------
@@ -43,7 +57,8 @@ def load_tfds(data_dir=None) -> dict:
     import tensorflow_datasets as tfds
   except ImportError:
     raise ConfigError(
-      f"--data tfds needs tensorflow-datasets, which is not installed; {_TFDS_FIX}."
+      f"reading CIFAR-10 without --data-dir needs tensorflow-datasets, which is not installed; "
+      f"{_TFDS_FIX}."
     ) from None
   logging.getLogger("absl").setLevel(logging.ERROR)  # tfds' warnings about its own metadata
   out = {}
@@ -52,6 +67,7 @@ def load_tfds(data_dir=None) -> dict:
       source = tfds.data_source("cifar10", split=split, data_dir=data_dir, download=False)
     except Exception:
       _require_tensorflow(data_dir)
+      _require_internet(data_dir)
       try:
         source = tfds.data_source("cifar10", split=split, data_dir=data_dir, download=True)
       except Exception as e:
@@ -63,6 +79,18 @@ def load_tfds(data_dir=None) -> dict:
         ) from None
     out[split] = _from_records(source, f"tfds cifar10 {split}")
   return out
+
+
+def _require_internet(data_dir) -> None:
+  try:
+    socket.create_connection(DOWNLOAD_HOST, timeout=5).close()
+  except OSError as e:
+    where = data_dir or "the default tensorflow-datasets data dir"
+    raise ConfigError(
+      f"cifar10 is not prepared in {where} and {DOWNLOAD_HOST[0]}, where "
+      f"tensorflow-datasets downloads it from, cannot be reached ({e.strerror or e}); "
+      "without internet, pass --data-dir DIR with DIR/{train,test}/<class>/*.png|jpg."
+    ) from None
 
 
 def _require_tensorflow(data_dir) -> None:
@@ -92,10 +120,8 @@ def _from_records(source, name: str):
 # ----- class folders --------------------------------------------------------------------
 
 
-def list_folder(data_dir) -> dict[str, list[tuple[Path, int]]]:
+def list_folder(data_dir, warn=print) -> dict[str, list[tuple[Path, int]]]:
   """Finds DIR/{train,test}/<class>/*.{png,jpg}; refuses unknown classes and empty splits."""
-  if data_dir is None:
-    raise ConfigError("no data directory given; pass --data-dir DIR or use --data tfds.")
   root = Path(data_dir)
   files = {}
   for split in SPLITS:
@@ -104,7 +130,7 @@ def list_folder(data_dir) -> dict[str, list[tuple[Path, int]]]:
       raise ConfigError(
         f"image folder {str(split_dir)!r} not found; --data-dir needs "
         f"DIR/{{train,test}}/<class>/*.png|jpg (e.g. unpack cifar10-jpg.tar.gz and pass "
-        f"its cifar10-jpg folder) or use --data tfds."
+        f"its cifar10-jpg folder), or leave --data-dir out to use tensorflow-datasets."
       )
     entries = []
     for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
@@ -114,11 +140,20 @@ def list_folder(data_dir) -> dict[str, list[tuple[Path, int]]]:
           f"among: {', '.join(CLASSES)}."
         )
       label = CLASSES.index(class_dir.name)
-      entries += [(p, label) for p in sorted(class_dir.iterdir()) if p.suffix.lower() in _SUFFIXES]
+      images = [(p, label) for p in sorted(class_dir.iterdir()) if p.suffix.lower() in _SUFFIXES]
+      if not images:
+        warn(f"warning: class folder {str(class_dir)!r} holds no .png/.jpg images")
+      entries += images
     if not entries:
       raise ConfigError(
         f"no .png/.jpg images under {str(split_dir)!r}/<class>/; --data-dir "
         f"needs DIR/{{train,test}}/<class>/*.png|jpg."
+      )
+    missing = sorted(set(range(len(CLASSES))) - {label for _, label in entries})
+    if split == "test" and missing:
+      warn(
+        f"warning: the test images lack the classes {', '.join(CLASSES[i] for i in missing)}; "
+        "the accuracy is over the classes present"
       )
     files[split] = entries
   return files
@@ -134,10 +169,9 @@ def _fingerprint(files) -> str:
 
 
 def cache_path(data_dir, cache_dir=None) -> Path:
-  if cache_dir is not None:
-    key = hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:12]
-    return Path(cache_dir) / f"cifar10_{key}.npz"
-  return Path(data_dir) / CACHE_NAME
+  """The decoded copy of `data_dir`: in `cache_dir`, default the project's cache folder."""
+  key = hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:12]
+  return Path(cache_dir or io.cache_dir() / "cifar10") / f"cifar10_{key}.npz"
 
 
 def _decode(path: Path) -> np.ndarray:
@@ -157,8 +191,8 @@ def _decode(path: Path) -> np.ndarray:
 
 
 def load_folder(data_dir, cache_dir=None, log=print) -> dict:
-  """Decodes the tree once and caches it (next to the data or in `cache_dir`)."""
-  files = list_folder(data_dir)
+  """Decodes the tree once and caches it (in `cache_dir`, default ~/.cache/hw2_jax/cifar10)."""
+  files = list_folder(data_dir, warn=log)
   fingerprint = _fingerprint(files)
   cache = cache_path(data_dir, cache_dir)
   if cache.is_file():

@@ -4,12 +4,25 @@ A seed whose training loss became non-finite is listed in `diverged_seeds` and l
 the mean and std (its per-seed accuracies stay in the JSON).
 """
 
+import json
+
+import jax.numpy as jnp
 import numpy as np
 
-from hw2_jax.core import io
-from hw2_jax.core.render import figure, markdown_table
+from hw2_jax.core import io, rng
+from hw2_jax.core.render import markdown_table, png
+from hw2_jax.rotation.config import CLASSES
+from hw2_jax.rotation.rotate import random_angles, rotate
 
 JSON, MARKDOWN, FIGURE = "rotation_study.json", "rotation_study.md", "rotation_study.png"
+SAMPLES = ("samples_plain.png", "samples_augmented.png")
+FILES = (JSON, MARKDOWN, FIGURE, *SAMPLES)
+# What a study JSON must hold (core/io.check_schema).
+SCHEMA = {
+  "config": {"seeds": int},
+  "angles": [float],
+  "models": {"*": {"accuracy": [float], "accuracy_per_seed": [[float]]}},
+}
 LABELS = {"plain": "trained on upright images", "augmented": "trained with RandomRotation(360)"}
 
 
@@ -32,15 +45,33 @@ def model_entry(acc_AxS, losses_ExS, train_seconds: float, eval_seconds: float) 
   return entry
 
 
-def save_samples(path, images_Nx32x32x3, labels_N, classes, angles=None) -> None:
+def sample_indices(n: int, seed: int = 0, count: int = 25) -> np.ndarray:
+  """The first `count` images of a fixed shuffled pass over the training set (an image
+  folder is sorted by class, so its literal first images would all be airplanes)."""
+  return np.random.default_rng(seed).permutation(n)[:count]
+
+
+def samples(files: dict, train_split, cfg) -> None:
+  """The sample grids: training images as each kind of model sees them."""
+  images, labels = train_split
+  first = sample_indices(len(labels), cfg.seed)
+  angles = random_angles(
+    rng.stream(rng.root(cfg.seed), "samples"), len(first), cfg.max_augment_angle
+  )
+  draw_samples(files, SAMPLES[0], images[first], labels[first])
+  rotated = np.asarray(rotate(jnp.asarray(images[first]), angles))
+  draw_samples(files, SAMPLES[1], rotated, labels[first], np.asarray(angles))
+
+
+def draw_samples(files: dict, name: str, images_Nx32x32x3, labels_N, angles=None) -> None:
   n, cols = len(images_Nx32x32x3), 5
   rows = -(-n // cols)
-  with figure(path, rows, cols, figsize=(cols * 1.6, rows * 1.8)) as (fig, axes):
+  with png(files, name, rows, cols, figsize=(cols * 1.6, rows * 1.8)) as (fig, axes):
     for i, ax in enumerate(np.ravel(axes)):
       ax.axis("off")
       if i < n:
         ax.imshow(images_Nx32x32x3[i], interpolation="nearest")
-        title = classes[int(labels_N[i])]
+        title = CLASSES[int(labels_N[i])]
         if angles is not None:
           title += f" ({float(angles[i]):+.0f}°)"
         ax.set_title(title, fontsize=8)
@@ -51,10 +82,10 @@ def save_samples(path, images_Nx32x32x3, labels_N, classes, angles=None) -> None
     )
 
 
-def save_accuracy_figure(path, result: dict) -> None:
+def accuracy_figure(files: dict, result: dict) -> None:
   angles = result["angles"]
   seeds = result["config"]["seeds"]
-  with figure(path, figsize=(6.4, 4)) as (_, ax):
+  with png(files, FIGURE, figsize=(6.4, 4)) as (_, ax):
     for name, m in result["models"].items():
       (line,) = ax.plot(angles, np.asarray(m["accuracy"]), marker="o", label=LABELS.get(name, name))
       per_seed = np.asarray(m["accuracy_per_seed"])
@@ -96,8 +127,15 @@ def table(result: dict) -> str:
   return text
 
 
-def write_all(out, result: dict) -> None:
-  out = io.as_path(out)
-  io.write_json(out / JSON, result)
-  io.write_text(out / MARKDOWN, table(result))
-  save_accuracy_figure(out / FIGURE, result)
+def load(path) -> dict:
+  """A study JSON, checked against SCHEMA (a damaged or foreign file is one line)."""
+  fix = "pass --overwrite to start again, or another --out"
+  return io.check_schema(io.read_json(path, "the study file", fix), SCHEMA, path, fix)
+
+
+def outputs(result: dict, train_split, cfg) -> dict:
+  """{file name: bytes} of the study's result files (written as one unit)."""
+  files = {JSON: (json.dumps(result, indent=2) + "\n").encode(), MARKDOWN: table(result).encode()}
+  accuracy_figure(files, result)
+  samples(files, train_split, cfg)
+  return files

@@ -1,101 +1,34 @@
-"""train_and_evaluate: train both models (vmapped over seeds), evaluate at every angle, write the
-JSON, table, figures and checkpoints.
+"""The rotation study's driver: data, train or resume each model, evaluate at every angle, write.
 
-A model whose checkpoint in the run is already there with the same training settings is
-restored instead of trained again (an interrupted or partial study is completed, models trained
-by separate runs are merged); a checkpoint of other settings is refused unless --overwrite,
-which replaces the study. With --eval-only the models come from the checkpoints and so do the
-settings recorded in the JSON.
+`train_and_evaluate(config)` claims --out (and --checkpoint-dir), reads the data, and for each
+model kind restores its checkpoint when it finished training with the same deciding settings,
+continues it from its last saved epoch when it did not, or trains it; then evaluates every
+model on the rotated test set and writes the JSON, table and figures as one unit. A model in
+training is saved at the end of an epoch every --checkpoint-every-s seconds and on Ctrl-C or
+SIGTERM. A checkpoint of other deciding settings is refused unless --overwrite. With
+--eval-only the models come from the checkpoints and so do the settings recorded.
 """
 
 import dataclasses
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from hw2_jax.core import checkpoint, devices, io, memory, rng, rundir
+from hw2_jax.core import checkpoint, devices, interrupt, io, memory, rundir
 from hw2_jax.core.errors import ConfigError, Interrupted
 from hw2_jax.rotation import data as data_lib
 from hw2_jax.rotation import report, train
-from hw2_jax.rotation.config import CLASSES, MODELS, TRAINING, Config
-from hw2_jax.rotation.rotate import random_angles, rotate
+from hw2_jax.rotation.config import COMMAND, DECIDING, EVALUATION, MODELS, Config
+from hw2_jax.rotation.model import CNN
 
-OUTPUTS = (
-  report.JSON,
-  report.MARKDOWN,
-  report.FIGURE,
-  "samples_plain.png",
-  "samples_augmented.png",
-)
+OUTPUTS = (*report.FILES, "checkpoints")
 
 
-def train_model(cfg: Config, name: str, images_NxHxWxC, labels_N, log=print):
-  """Trains the seeds of model kind `name`; returns (states, losses_ExS, seconds).
-
-  Both kinds start from the same initial weights (same seed) and see the same batch order;
-  only the augmentation differs. Seeds are padded to a multiple of the device count (the
-  extra models are trained and dropped).
-  """
-  mesh = devices.mesh("seeds")
-  seeds = devices.padded_size(cfg.seeds, mesh)
-  images, labels = devices.put((images_NxHxWxC, labels_N), devices.replicated(mesh))
-  n = images_NxHxWxC.shape[0]
-  steps = -(-n // cfg.batch_size)
-  states = devices.put(
-    train.init_state(cfg.seed, seeds, cfg.learning_rate), devices.leading_axis_sharding(mesh, seeds)
-  )
-  step = lambda s, idx, mask, key, t: train.train_step(
-    s,
-    images,
-    labels,
-    idx,
-    mask,
-    key,
-    t,
-    augment=name == "augmented",
-    max_angle=cfg.max_augment_angle,
-    learning_rate=cfg.learning_rate,
-    precision=cfg.precision,
-  )
-  losses, start = [], time.perf_counter()
-  for epoch in range(cfg.epochs):
-    shuffle_key, aug_key = train.epoch_keys(cfg.seed, epoch)
-    idx_SxTxB, mask_TxB = devices.put(
-      devices.fetch(train.epoch_batches(shuffle_key, seeds, n, cfg.batch_size)),
-      devices.replicated(mesh),
-    )
-    step_losses, t0 = [], time.perf_counter()
-    bar = tqdm(
-      range(steps),
-      desc=f"{name} epoch {epoch + 1}/{cfg.epochs}",
-      unit="batch",
-      disable=not devices.is_main_process() or None,
-      leave=False,
-    )
-    for t in bar:
-      states, loss_S = step(states, idx_SxTxB, mask_TxB, aug_key, jnp.int32(t))
-      step_losses.append(loss_S)
-      if t % 50 == 49 or t == steps - 1:
-        recent = float(np.mean(np.stack(devices.fetch(step_losses[-50:]))[:, : cfg.seeds]))
-        seen = min((t + 1) * cfg.batch_size, n) * cfg.seeds
-        bar.set_postfix(loss=f"{recent:.3f}", img_per_s=f"{seen / (time.perf_counter() - t0):.0f}")
-    epoch_loss_S = np.mean(np.stack(devices.fetch(step_losses)), axis=0)[: cfg.seeds]
-    losses.append(epoch_loss_S)
-    secs = time.perf_counter() - t0
-    log(
-      f"{name} epoch {epoch + 1}/{cfg.epochs}: loss "
-      f"{' '.join(f'{v:.4f}' for v in epoch_loss_S)} ({secs:.1f} s, "
-      f"{n * cfg.seeds / secs:.0f} img/s)"
-    )
-  jax.block_until_ready(states)
-  return (
-    states,
-    np.stack(losses) if losses else np.zeros((0, cfg.seeds)),
-    time.perf_counter() - start,
-  )
+def make_model(name: str, precision: str):
+  """The network of model kind `name` (the kind also decides the augmentation)."""
+  return CNN(precision=precision)
 
 
 def _manager(cfg: Config, name: str):
@@ -103,90 +36,15 @@ def _manager(cfg: Config, name: str):
 
 
 def _checkpointed(cfg: Config) -> dict:
-  """{model: its checkpoint's meta} for the models the checkpoint folder holds."""
+  """{model: (its last saved epoch, meta)} of the checkpoints in --checkpoint-dir."""
   found = {}
   for name in MODELS:
     if (io.as_path(cfg.checkpoints) / name).is_dir():
       mngr = _manager(cfg, name)
       if mngr.latest_step() is not None:
-        found[name] = checkpoint.restore_meta(mngr)
+        found[name] = (mngr.latest_step(), checkpoint.restore_meta(mngr))
+      mngr.close()
   return found
-
-
-def restore_model(cfg: Config, name: str):
-  """(states, meta) of model `name`, its seeds padded for this run's devices and sharded."""
-  mngr = _manager(cfg, name)
-  meta = checkpoint.restore_meta(mngr)
-  mesh = devices.mesh("seeds")
-  saved = meta["config"]
-  template = train.init_state(0, meta["seeds"], saved["learning_rate"])
-  states, meta = checkpoint.restore(mngr, template)
-  seeds = devices.padded_size(meta["seeds"], mesh)
-  extra = seeds - meta["seeds"]
-  if extra:  # more devices than saved seeds: fill with copies (their results are dropped)
-    states = jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[:1], extra, 0)]), states)
-  return devices.put(states, devices.leading_axis_sharding(mesh, seeds)), meta
-
-
-def _settings_diff(ours: dict, theirs: dict) -> str:
-  for key, value in ours.items():
-    if theirs.get(key) != value:
-      return f"--{key.replace('_', '-')} {theirs.get(key)} there, {value} here"
-  return ""
-
-
-def _plan(cfg: Config, out) -> tuple[Config, dict]:
-  """(the run's config, {model: "train" | "restore"}), refusing what it cannot reuse."""
-  found = _checkpointed(cfg)
-  if cfg.eval_only:
-    missing = [m for m in cfg.models if m not in found]
-    if missing:
-      raise ConfigError(
-        f"no checkpoint of the {missing[0]} model in "
-        f"{str(io.as_path(cfg.checkpoints) / missing[0])!r}; train first (run "
-        "without --eval-only) or pass --checkpoint-dir."
-      )
-    saved = found[cfg.models[0]]["config"]
-    run_cfg = dataclasses.replace(cfg, **{k: saved[k] for k in TRAINING if k != "data"})
-    return run_cfg, {m: "restore" for m in cfg.models}
-  if cfg.overwrite:
-    rundir.remove(out, OUTPUTS)
-    rundir.remove(io.as_path(cfg.checkpoints), [m for m in MODELS if m in found])
-    return cfg, {m: "train" for m in cfg.models}
-  ours = cfg.training()
-  for name, meta in found.items():
-    diff = _settings_diff(ours, {k: meta["config"].get(k) for k in TRAINING})
-    if diff:
-      rundir.refuse_existing(
-        cfg.checkpoints,
-        f"a trained {name} model with other settings ({diff})",
-        flag="--checkpoint-dir" if cfg.checkpoint_dir else "--out",
-      )
-  if (io.as_path(out) / report.JSON).exists() and not found:
-    rundir.refuse_existing(out, "a rotation study whose checkpoints are gone")
-  names = list(dict.fromkeys([*cfg.models, *found]))
-  return cfg, {m: "restore" if m in found else "train" for m in names}
-
-
-def train_and_evaluate(cfg: Config, log=print) -> dict:
-  cfg.validate()
-  with rundir.claim(cfg.out) as out:
-    if not cfg.eval_only:
-      rundir.check_writable(cfg.checkpoints, "--checkpoint-dir")
-    cfg, plan = _plan(cfg, out)
-    try:
-      return _run(cfg, plan, out, log)
-    except KeyboardInterrupt:
-      trained = [m for m in MODELS if m in _checkpointed(cfg)]
-      kept = (
-        f"the trained {' and '.join(trained)} model{'s' * (len(trained) > 1)} "
-        f"{'are' if len(trained) > 1 else 'is'} saved in {cfg.checkpoints}"
-        if trained
-        else "no model finished training"
-      )
-      raise Interrupted(
-        f"interrupted: {kept}; run the same command again to complete the study."
-      ) from None
 
 
 def _limit(split, limit, seed: int = 0):
@@ -198,101 +56,201 @@ def _limit(split, limit, seed: int = 0):
   return images[keep], labels[keep]
 
 
-def sample_indices(n: int, seed: int = 0, count: int = 25) -> np.ndarray:
-  """The first `count` images of a fixed shuffled pass over the training set (an image
-  folder is sorted by class, so its literal first images would all be airplanes)."""
-  return np.random.default_rng(seed).permutation(n)[:count]
-
-
-def _bytes_per_device(cfg: Config, n_train: int) -> float:
-  """The data (uint8, on every device) and, per seed, a batch's activations (~24 KB an image
-  in float32 for forward and backward) and its copy of the model (~3 MB with Adam)."""
-  seeds = devices.padded_size(cfg.seeds, devices.mesh()) // len(jax.devices())
-  return n_train * 3072 * 2 + seeds * (cfg.batch_size * 24 * 3072 * 4 + 3e6)
-
-
-def _run(cfg: Config, plan: dict, out, log) -> dict:
-  wall_start = time.perf_counter()
-  dataset = data_lib.load(cfg.source, cfg.data_dir or cfg.tfds_dir, cfg.cache_dir, log=log)
+def _data(cfg: Config, log) -> dict:
+  dataset = data_lib.load(cfg.data_dir, cfg.tfds_dir, cfg.cache_dir, log=log)
   train_x, train_y = _limit(dataset["train"], cfg.train_limit)
   test_x, test_y = _limit(dataset["test"], cfg.test_limit)
-  if cfg.batch_size > len(train_y):
-    log(
-      f"--batch-size {cfg.batch_size} is more than the {len(train_y)} training images; "
-      f"training on batches of {len(train_y)} (one batch an epoch, as a DataLoader would)"
-    )
-    cfg = dataclasses.replace(cfg, batch_size=len(train_y))
+  return {
+    "train": (train_x, train_y),
+    "test": (test_x, test_y),
+    "train_sha256": data_lib.digest(train_x, train_y),
+    "test_sha256": data_lib.digest(test_x, test_y),
+  }
+
+
+def _plan(cfg: Config, out, data: dict) -> tuple[Config, dict]:
+  """(the run's config, {model: (start epoch, meta or None)}), refusing what it cannot reuse."""
+  found = _checkpointed(cfg)
+  if cfg.eval_only:
+    trained = lambda m: m in found and found[m][0] == found[m][1]["settings"]["epochs"]
+    missing = [m for m in cfg.models if not trained(m)]
+    if missing:
+      raise ConfigError(
+        f"no trained {missing[0]} model in {str(io.as_path(cfg.checkpoints) / missing[0])!r}; "
+        "train it first (run without --eval-only) or pass --checkpoint-dir."
+      )
+    saved = found[cfg.models[0]][1]["settings"]
+    run_cfg = dataclasses.replace(cfg, **{k: saved[k] for k in DECIDING if hasattr(cfg, k)})
+    return run_cfg, {m: found[m] for m in cfg.models}
+  if cfg.overwrite:
+    rundir.remove(out, OUTPUTS)
+    rundir.remove(io.as_path(cfg.checkpoints), [m for m in MODELS if m in found])
+    return cfg, {m: (0, None) for m in cfg.models}
+  ours = cfg.settings(data["train_sha256"])
+  names = {"train_sha256": "the training images (checksum)", "data": "the data source"}
+  for name, (_, meta) in found.items():
+    diffs = rundir.settings_diff(ours, meta.get("settings", {}), DECIDING, names)
+    if diffs:
+      flag = "--checkpoint-dir" if cfg.checkpoint_dir else "--out"
+      rundir.refuse(cfg.checkpoints, f"a trained {name} model", diffs, flag=flag)
+  _check_evaluation(cfg, out, data)
+  return cfg, {m: found.get(m, (0, None)) for m in dict.fromkeys([*cfg.models, *found])}
+
+
+def _check_evaluation(cfg: Config, out, data: dict) -> None:
+  """Refuses to replace a study evaluated otherwise (other angles, test images) unless asked
+  to re-evaluate (--eval-only)."""
+  path = io.as_path(out) / report.JSON
+  if not path.exists():
+    return
+  saved = report.load(path)["config"]
+  ours = {"test_sha256": data["test_sha256"], "test_limit": cfg.test_limit}
+  ours["angles"] = cfg.record()["angles"]
+  names = {"test_sha256": "the test images (checksum)"}
+  diffs = rundir.settings_diff(ours, saved, EVALUATION, names)
+  if diffs:
+    rundir.refuse(out, "a rotation study evaluated otherwise (pass --eval-only to "
+                  "re-evaluate its models)", diffs)  # fmt: skip
+
+
+def bytes_per_device(cfg: Config, n_train: int, mesh) -> float:
+  """The data (uint8, on every device) and, per seed, a batch's activations (~24 KB an image
+  in float32 for forward and backward) and the model with Adam (~0.25M floats)."""
+  return memory.estimate(
+    params=250_000 // 3,
+    copies=3,
+    activations=min(cfg.batch_size, n_train) * 24 * 3072,
+    models=devices.padded_size(cfg.seeds, mesh) // mesh.devices.size,
+    data_bytes=n_train * 3072 * 2,
+  )
+
+
+def train_and_evaluate(cfg: Config, log=tqdm.write) -> dict:
+  cfg.validate()
+  cfg = cfg.with_out()
+  with rundir.claim(cfg.out, COMMAND) as out:
+    if cfg.checkpoint_dir is None:
+      return _run(cfg, out, log)
+    with rundir.claim(cfg.checkpoint_dir, COMMAND, "--checkpoint-dir"):
+      return _run(cfg, out, log)
+
+
+def _run(cfg: Config, out, log) -> dict:
+  wall_start = time.perf_counter()
+  data = _data(cfg, log)
+  cfg, plan = _plan(cfg, out, data)
+  mesh = devices.mesh("seeds")
   memory.check_fits(
-    _bytes_per_device(cfg, len(train_y)),
+    bytes_per_device(cfg, len(data["train"][1]), mesh),
     f"--seeds {cfg.seeds} with --batch-size {cfg.batch_size}",
     "lower --seeds or --batch-size",
   )
-  log(f"train {train_x.shape[0]} images, test {test_x.shape[0]}; device {devices.describe()}")
-
-  first = sample_indices(len(train_y), cfg.seed)
-  sample_angles = random_angles(
-    rng.stream(rng.root(cfg.seed), "samples"), len(first), cfg.max_augment_angle
+  log(
+    f"rotation study into {out}: train {len(data['train'][1])} images, test "
+    f"{len(data['test'][1])}, {cfg.seeds} seed(s), models {', '.join(plan)}; device "
+    f"{devices.describe()}"
   )
-  if devices.is_main_process():
-    report.save_samples(out / "samples_plain.png", train_x[first], train_y[first], CLASSES)
-    report.save_samples(
-      out / "samples_augmented.png",
-      np.asarray(rotate(jnp.asarray(train_x[first]), sample_angles)),
-      train_y[first],
-      CLASSES,
-      angles=np.asarray(sample_angles),
-    )
-
   models = {}
-  for name, action in plan.items():
-    if action == "restore":
-      states, meta = restore_model(cfg, name)
-      losses, train_seconds = np.asarray(meta["losses"]), meta["train_seconds"]
-      log(f"{name}: restored {cfg.checkpoints}/{name} ({meta['seeds']} seeds)")
-    else:
-      states, losses, train_seconds = train_model(cfg, name, train_x, train_y, log=log)
-      meta = {
-        "model": name,
-        "seeds": cfg.seeds,
-        "learning_rate": cfg.learning_rate,
-        "epochs": cfg.epochs,
-        "losses": losses.tolist(),
-        "train_seconds": train_seconds,
-        "config": cfg.to_json(),
-      }
-      if np.all(np.isfinite(losses)):
-        checkpoint.save(_manager(cfg, name), cfg.epochs, states, meta)
-      else:
-        log(f"warning: {name}: not checkpointed, a seed's training loss became non-finite")
-    t0 = time.perf_counter()
-    acc_AxS = train.evaluate(
-      states.params, test_x, test_y, cfg.angles, cfg.eval_batch_size, cfg.precision
-    )[:, : meta["seeds"]]
-    models[name] = report.model_entry(
-      acc_AxS, np.asarray(losses), train_seconds, time.perf_counter() - t0
-    )
-    if "diverged_seeds" in models[name]:
-      log(
-        f"warning: {name}: the training loss of seed(s) {models[name]['diverged_seeds']} "
-        "became non-finite; they are left out of the means"
-      )
-    log(
-      f"{name}: accuracy "
-      + ", ".join(f"{a:g}deg {v:.2f}%" for a, v in zip(cfg.angles, models[name]["accuracy"]))
-    )
+  try:
+    with interrupt.stop_requests("the current epoch") as stop:
+      for name, (start, meta) in plan.items():
+        models[name] = _model(cfg, name, start, meta, data, mesh, stop, log)
+  except KeyboardInterrupt:
+    raise Interrupted(
+      f"interrupted: the models of {cfg.checkpoints} keep their last saved epoch; run the "
+      "same command again to continue."
+    ) from None
   result = {
-    "config": {
-      **cfg.to_json(),
-      "train_images": int(train_x.shape[0]),
-      "test_images": int(test_x.shape[0]),
-    },
-    "angles": cfg.to_json()["angles"],
+    "config": cfg.record(
+      train_images=len(data["train"][1]),
+      test_images=len(data["test"][1]),
+      train_sha256=data["train_sha256"],
+      test_sha256=data["test_sha256"],
+    ),  # fmt: skip
+    "angles": cfg.record()["angles"],
     "models": models,
     "device": devices.describe(),
     "jax": jax.__version__,
     "wall_seconds": round(time.perf_counter() - wall_start, 1),
   }
-  if devices.is_main_process():
-    report.write_all(out, result)
-  log(f"wrote {out}/rotation_study.{{json,md,png}}, samples_*.png ({result['wall_seconds']:.0f} s)")
+  rundir.write_outputs(out, report.outputs(result, data["train"], cfg), log)
   return result
+
+
+def _model(cfg: Config, name: str, start: int, meta, data, mesh, stop, log) -> dict:
+  """Model kind `name` restored, continued or trained; its JSON entry after evaluation."""
+  model, mngr = make_model(name, cfg.precision), _manager(cfg, name)
+  stacked = devices.padded_size(cfg.seeds, mesh)
+  losses, seconds = [], 0.0
+  if meta is None:
+    state = train.init_state(model, cfg.seed, stacked, cfg.learning_rate)
+  else:
+    template = train.init_state(model, cfg.seed, meta["stacked"], cfg.learning_rate)
+    state, meta = checkpoint.restore(mngr, template)
+    state = _restack(state, stacked)
+    losses = [np.asarray(x, np.float32) for x in meta["losses"]]
+    seconds = meta["train_seconds"]
+    what = "restored" if start == cfg.epochs else f"continuing after epoch {start} from"
+    log(f"{name}: {what} {mngr.directory}")
+  state = devices.put(state, devices.leading_axis_sharding(mesh, stacked))
+  if start < cfg.epochs:
+    state, losses, seconds = _train(cfg, name, model, state, start, losses, seconds, data, mesh,
+                                    mngr, stop, log)  # fmt: skip
+  mngr.close()
+  t0 = time.perf_counter()
+  test_x, test_y = data["test"]
+  acc_AxS = train.evaluate(model, state.params, test_x, test_y, cfg.angles, cfg.eval_batch_size)
+  entry = report.model_entry(
+    acc_AxS[:, : cfg.seeds], np.stack(losses), seconds, time.perf_counter() - t0
+  )
+  if "diverged_seeds" in entry:
+    log(f"warning: {name}: the training loss of seed(s) {entry['diverged_seeds']} became "
+        "non-finite; they are left out of the means")  # fmt: skip
+  log(f"{name}: accuracy " + ", ".join(
+    f"{a:g}deg {v:.2f}%" for a, v in zip(cfg.angles, entry["accuracy"])))  # fmt: skip
+  return entry
+
+
+def _restack(state, stacked: int):
+  """A restored state with `stacked` seeds: this run may have more devices than the one that
+  saved (extra seeds are copies, their results dropped) or fewer (extra seeds dropped)."""
+  have = jax.tree.leaves(state)[0].shape[0]
+  if have >= stacked:
+    return jax.tree.map(lambda a: a[:stacked], state)
+  return jax.tree.map(lambda a: np.concatenate([a, np.repeat(a[:1], stacked - have, 0)]), state)
+
+
+def _train(cfg, name, model, state, start, losses, seconds, data, mesh, mngr, stop, log):
+  """Epochs `start`.. of model `name`, saved periodically and on a stop; returns (state, the
+  per-epoch losses of the real seeds, training seconds)."""
+  images, labels = devices.put(data["train"], devices.replicated(mesh))
+  save = checkpoint.Periodic(mngr, cfg.checkpoint_every_s)
+  settings = cfg.settings(data["train_sha256"])
+  stacked = jax.tree.leaves(state)[0].shape[0]
+  meta = lambda: {"model": name, "settings": settings, "config": cfg.record(), "stacked": stacked,
+                  "losses": [x.tolist() for x in losses], "train_seconds": seconds}  # fmt: skip
+  epochs = train.train_epochs(
+    model, state, images, labels, cfg, augment=name.endswith("augmented"), mesh=mesh,
+    name=name, start=start, stop=stop,
+  )  # fmt: skip
+  for epoch, state, loss_S, secs in epochs:
+    losses.append(loss_S[: cfg.seeds])
+    seconds += secs
+    n = len(labels)
+    log(f"{name} epoch {epoch + 1}/{cfg.epochs}: loss "
+        f"{' '.join(f'{v:.4f}' for v in loss_S[: cfg.seeds])} ({secs:.1f} s, "
+        f"{n * cfg.seeds / secs:.0f} img/s)")  # fmt: skip
+    finite = np.all(np.isfinite(np.stack(losses)))
+    last = epoch + 1 == cfg.epochs
+    stopping = not last and stop.requested(sync=True)
+    if finite:
+      save(epoch + 1, state, meta(), force=last or stopping)
+    elif last:
+      log(f"warning: {name}: not checkpointed, a seed's training loss became non-finite")
+    if stopping:
+      raise Interrupted(
+        f"interrupted ({stop.name}): {name} saved after epoch {epoch + 1} of {cfg.epochs} in "
+        f"{mngr.directory} (the epoch in progress was finished first); run the same command "
+        "again to continue."
+      )
+  return state, losses, seconds

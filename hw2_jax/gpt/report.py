@@ -1,13 +1,45 @@
-"""The report's figures from a run's metrics.jsonl: loss and accuracy per step (with the
-validation loss and accuracy when the run held text out) and per epoch, and epoch against
-step."""
+"""A run's figures from its metrics.jsonl: loss and accuracy per step (with the validation
+loss and accuracy when the run held text out) and per epoch, and epoch against step. Every
+record is checked (`SCHEMA`) before any drawing, so a foreign or damaged log is one line."""
+
+import json
 
 import numpy as np
 
-from hw2_jax.core import io
+from hw2_jax.core import io, rundir
 from hw2_jax.core.errors import ConfigError
-from hw2_jax.core.render import figure
-from hw2_jax.gpt.metrics import METRICS_FILE, load_records
+from hw2_jax.core.render import png
+from hw2_jax.gpt.config import MODEL_TYPES
+from hw2_jax.gpt.metrics import METRICS_FILE
+
+FILES = ("curves_step.png", "curves_epoch.png", "epoch_vs_step.png")
+SCHEMA = {
+  "step": {"step": int, "epoch": float, "loss": float, "acc": float},
+  "epoch": {"step": int, "epoch": float, "complete": bool, "loss": float, "acc": float},
+  "eval": {"step": int, "val_loss": float, "val_acc": float},
+  "sample": {"step": int, "samples": [str]},
+}
+
+
+def model_name(run_dir) -> str:
+  """The run's model for titles: its model type when the sizes are one, else its sizes."""
+  try:
+    m = json.loads((io.as_path(run_dir) / "summary.json").read_text())["model"]
+    sizes = (m["n_layer"], m["n_head"], m["n_embd"])
+  except (OSError, ValueError, KeyError, TypeError):
+    return "GPT"
+  names = [k for k, v in MODEL_TYPES.items() if v == sizes]
+  return names[0] if names else "GPT {} layers x {} heads x {}".format(*sizes)
+
+
+def _records(path) -> list[dict]:
+  fix = "pass the --out directory of a gpt-train run"
+  records = _records(path)
+  for i, r in enumerate(records):
+    io.check_schema(r, {"kind": str}, path, fix)
+    if r["kind"] in SCHEMA:
+      io.check_schema(r, SCHEMA[r["kind"]], f"{path} line {i + 1}", fix)
+  return records
 
 
 def _smooth(y, n):
@@ -16,13 +48,13 @@ def _smooth(y, n):
   return np.convolve(y, np.ones(n) / n, mode="valid")
 
 
-def plot_run(run_dir, out_dir=None) -> list:
+def plot_run(run_dir, out_dir=None, log=print) -> None:
   path = io.as_path(run_dir) / METRICS_FILE
   if not path.is_file():
     raise ConfigError(
       f"no {METRICS_FILE} in {str(run_dir)!r}; pass the --out directory of a gpt-train run."
     )
-  records = load_records(path)
+  records = _records(path)
   steps = [r for r in records if r["kind"] == "step"]
   epochs = [r for r in records if r["kind"] == "epoch"]
   evals = [r for r in records if r["kind"] == "eval"]
@@ -31,9 +63,9 @@ def plot_run(run_dir, out_dir=None) -> list:
   out = io.ensure_writable_dir(out_dir or io.as_path(run_dir) / "plots")
   s = np.array([r["step"] for r in steps])
   window = max(1, len(s) // 50)
-  paths = [out / "curves_step.png", out / "curves_epoch.png", out / "epoch_vs_step.png"]
+  name, files = model_name(run_dir), {}
 
-  with figure(paths[0], 1, 2, figsize=(11, 4)) as (fig, axes):
+  with png(files, FILES[0], 1, 2, figsize=(11, 4)) as (fig, axes):
     for ax, key, label in (
       (axes[0], "loss", "loss (cross-entropy, nats)"),
       (axes[1], "acc", "next-character accuracy"),
@@ -54,9 +86,9 @@ def plot_run(run_dir, out_dir=None) -> list:
       ax.set(xlabel="step", ylabel=label)
       ax.grid(alpha=0.3)
       ax.legend()
-    fig.suptitle("micro-GPT training, per step")
+    fig.suptitle(f"{name} training, per step")
 
-  with figure(paths[1], 1, 2, figsize=(11, 4)) as (fig, axes):
+  with png(files, FILES[1], 1, 2, figsize=(11, 4)) as (fig, axes):
     e = np.array([r["epoch"] for r in steps])
     for ax, key, label in (
       (axes[0], "loss", "training loss"),
@@ -91,10 +123,10 @@ def plot_run(run_dir, out_dir=None) -> list:
       ax.legend()
       ax.set(xlabel="epoch", ylabel=label)
       ax.grid(alpha=0.3)
-    fig.suptitle("micro-GPT training, per epoch")
+    fig.suptitle(f"{name} training, per epoch")
 
-  with figure(paths[2], figsize=(5.5, 4)) as (_, ax):
+  with png(files, FILES[2], figsize=(5.5, 4)) as (_, ax):
     ax.plot(s, [r["epoch"] for r in steps])
     ax.set(xlabel="step", ylabel="epoch", title="epoch against step")
     ax.grid(alpha=0.3)
-  return paths
+  rundir.write_outputs(out, files, log)
