@@ -15,15 +15,15 @@ import jax.numpy as jnp
 def cos_sin(angles_B: jax.Array) -> tuple[jax.Array, jax.Array]:
   """cos and sin of angles in degrees (float32), exactly 0 or +-1 at multiples of 90 degrees.
 
-  float32 cos(deg2rad(90)) is -4.4e-8, not 0, so source coordinates at 90 degrees are integers
-  or half-integers off by up to 4.4e-8 * H/2: rounding them still gives the right pixel (for any
-  image under ~10^7 pixels wide), but by margin, not by construction; with the snap they are
-  exact and the study's 90/180/270-degree test sets are rot90 of the upright one. Other angles
-  keep the plain float32 cos and sin, so augmentation draws the same images as before.
+  In float32, cos(deg2rad(90)) is -4.4e-8 and sin(deg2rad(180)) -8.7e-8, not 0: source
+  coordinates come out off their integer or half-integer values by ~1e-7 x the image size, and
+  rounding still finds the right pixel (so rotate was already np.rot90 there), but by a margin,
+  not by construction. Snapped, they are exact. Other angles keep the float32 cos and sin, so
+  augmentation draws the same images as before.
   """
   angles_B = jnp.asarray(angles_B, jnp.float32)
   theta_B = jnp.deg2rad(angles_B)
-  quarters_B = jnp.round(angles_B / 90)  # exact for a multiple of 90 below 2^24 degrees
+  quarters_B = jnp.round(angles_B / 90)  # exact for multiples of 90 below 2^24 degrees
   exact_B = quarters_B * 90 == angles_B
   k_B = jnp.mod(quarters_B, 4).astype(jnp.int32)
   cos_B = jnp.where(exact_B, jnp.array([1.0, 0.0, -1.0, 0.0])[k_B], jnp.cos(theta_B))
