@@ -1,4 +1,5 @@
-"""rotate() against jnp.rot90 and an independent NumPy port of torchvision's tensor path."""
+"""rotate() against np.rot90 (exact at multiples of 90 degrees), against itself before that was
+by construction, and against an independent NumPy port of torchvision's tensor path."""
 
 import math
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from hw2_jax.rotation import train
-from hw2_jax.rotation.rotate import random_angles, rotate
+from hw2_jax.rotation.rotate import cos_sin, random_angles, rotate
 
 
 def torchvision_rotate_reference(img_HxWxC: np.ndarray, angle: float):
@@ -46,14 +47,59 @@ def test_0_and_360_are_identity(size):
   chex.assert_trees_all_equal(np.asarray(rotate(jnp.asarray(x), jnp.array([-360.0, 720.0]))), x)
 
 
-@pytest.mark.parametrize("size", [32, 9])
-@pytest.mark.parametrize("k", [1, 2, 3])
+@pytest.mark.parametrize("size", [32, 9, 5])
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
 def test_multiples_of_90_equal_rot90(size, k):
   x = _images(3, size, size)
   out = rotate(jnp.asarray(x), jnp.full((3,), 90.0 * k))
-  chex.assert_trees_all_equal(np.asarray(out), np.asarray(jnp.rot90(x, k, axes=(1, 2))))
-  neg = rotate(jnp.asarray(x), jnp.full((3,), -90.0 * (4 - k)))
-  chex.assert_trees_all_equal(np.asarray(neg), np.asarray(out))
+  chex.assert_trees_all_equal(np.asarray(out), np.rot90(x, k, axes=(1, 2)))
+  for turns in (k - 4, k + 4, k - 8):  # the same turn, another way round
+    other = rotate(jnp.asarray(x), jnp.full((3,), 90.0 * turns))
+    chex.assert_trees_all_equal(np.asarray(other), np.asarray(out))
+
+
+def test_multiples_of_90_are_exact_by_construction():
+  # float32 cos(90 degrees) is -4.4e-8: right pixels after rounding, but only by margin
+  angles = np.array([0, 90, 180, 270, 360, -90, -180, -270, 450, -630, 1080], np.float32)
+  cos, sin = cos_sin(jnp.asarray(angles))
+  k = np.round(angles / 90).astype(int) % 4
+  chex.assert_trees_all_equal(np.asarray(cos), np.array([1, 0, -1, 0], np.float32)[k])
+  chex.assert_trees_all_equal(np.asarray(sin), np.array([0, 1, 0, -1], np.float32)[k])
+
+
+def _rotate_before_c4(images_BxHxWxC, angles_B):
+  """rotate() as committed before the C4 model (plain float32 cos and sin at every angle)."""
+  b, h, w, c = images_BxHxWxC.shape
+  theta_B = jnp.deg2rad(jnp.asarray(angles_B, jnp.float32))
+  cos_Bx1x1, sin_Bx1x1 = jnp.cos(theta_B)[:, None, None], jnp.sin(theta_B)[:, None, None]
+  y_HxW, x_HxW = jnp.meshgrid(
+    jnp.arange(h, dtype=jnp.float32) - (h - 1) / 2,
+    jnp.arange(w, dtype=jnp.float32) - (w - 1) / 2,
+    indexing="ij",
+  )
+  src_x_BxHxW = jnp.round(cos_Bx1x1 * x_HxW - sin_Bx1x1 * y_HxW + (w - 1) / 2)
+  src_y_BxHxW = jnp.round(sin_Bx1x1 * x_HxW + cos_Bx1x1 * y_HxW + (h - 1) / 2)
+  inside_BxHxW = (
+    (src_x_BxHxW >= 0) & (src_x_BxHxW <= w - 1) & (src_y_BxHxW >= 0) & (src_y_BxHxW <= h - 1)
+  )
+  flat_BxHW = (
+    jnp.clip(src_y_BxHxW, 0, h - 1).astype(jnp.int32) * w
+    + jnp.clip(src_x_BxHxW, 0, w - 1).astype(jnp.int32)
+  ).reshape(b, h * w, 1)
+  pixels_BxHWxC = jnp.take_along_axis(images_BxHxWxC.reshape(b, h * w, c), flat_BxHW, axis=1)
+  out_BxHxWxC = pixels_BxHWxC.reshape(b, h, w, c)
+  return jnp.where(inside_BxHxW[..., None], out_BxHxWxC, jnp.zeros((), out_BxHxWxC.dtype))
+
+
+def test_same_images_as_before_the_snap():
+  """Augmentation (random angles) and the committed results' test angles are unchanged."""
+  x = _images(512, 32, 32, seed=3)
+  angles = np.asarray(random_angles(jax.random.key(4), 512))
+  assert not np.any(angles % 90 == 0)
+  for a in (angles, np.array([0, 90, 180, 270, 360, -90] * 4 + [45.0] * 488, np.float32)):
+    new, old = jax.jit(rotate)(x, a), jax.jit(_rotate_before_c4)(x, a)
+    chex.assert_trees_all_equal(np.asarray(new), np.asarray(old))
+    chex.assert_trees_all_equal(np.asarray(rotate(x[:8], a[:8])), np.asarray(old[:8]))
 
 
 def test_positive_angle_turns_counter_clockwise():
