@@ -1,7 +1,11 @@
 """Output folders: one run at a time (a real second process is refused with the first's pid),
-a killed run's lock does not block, and existing results are refused with the three ways out."""
+a killed run's lock does not block, a folder of another command is refused, settings that
+differ are named, outputs are written as one unit, and a run's default folder is named by the
+settings that differ."""
 
+import errno
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from hw2_jax.core import rundir
-from hw2_jax.core.errors import ConfigError
+from hw2_jax.core.errors import ConfigError, RunError
 
 ROOT = Path(__file__).parents[1]
 
 
 def test_a_second_run_into_a_claimed_folder_is_refused_with_the_owner_pid(tmp_path):
   out = tmp_path / "out"
-  with rundir.claim(out):
+  with rundir.claim(out, "padding-study"):
     r = subprocess.run(
       [
         sys.executable,
@@ -39,7 +43,7 @@ def test_a_second_run_into_a_claimed_folder_is_refused_with_the_owner_pid(tmp_pa
   assert r.returncode == 2, r.stderr
   assert f"is in use by another run (process {os.getpid()})" in r.stderr
   assert r.stderr.count("\n") == 1 and not (out / "padding_study.json").exists()
-  with rundir.claim(out):  # released when the first run ended
+  with rundir.claim(out, "padding-study"):  # released when the first run ended
     pass
 
 
@@ -50,7 +54,7 @@ def test_a_killed_runs_lock_does_not_block(tmp_path):
       sys.executable,
       "-c",
       "import sys, time; from hw2_jax.core import rundir\n"
-      f"with rundir.claim({str(out)!r}):\n  print('held', flush=True); time.sleep(60)",
+      f"with rundir.claim({str(out)!r}, 'padding-study'):\n  print('held', flush=True); time.sleep(60)",
     ],
     cwd=ROOT,
     stdout=subprocess.PIPE,
@@ -58,22 +62,84 @@ def test_a_killed_runs_lock_does_not_block(tmp_path):
   )
   assert holder.stdout.readline().strip() == "held"
   with pytest.raises(ConfigError, match=f"process {holder.pid}"):
-    with rundir.claim(out):
+    with rundir.claim(out, "padding-study"):
       pass
   holder.kill()
   holder.wait()
-  with rundir.claim(out):
+  with rundir.claim(out, "padding-study"):
     assert (out / rundir.LOCK_NAME).read_text().strip() == str(os.getpid())
 
 
-def test_refusals_name_resume_overwrite_and_another_out(tmp_path):
+def test_refusals_name_what_differs_and_the_ways_out_that_work(tmp_path):
+  diffs = rundir.settings_diff({"seeds": 10, "epochs": 50, "lr": 1.0},
+                               {"seeds": 2, "epochs": 50, "lr": 0.5}, ["seeds", "epochs", "lr"],
+                               {"lr": "the rate"})  # fmt: skip
+  assert diffs == ["--seeds 2 there, 10 here", "the rate 0.5 there, 1.0 here"]
   with pytest.raises(ConfigError) as e:
-    rundir.refuse_existing(tmp_path, "a study")
-  assert all(s in str(e.value) for s in ("--resume", "--overwrite", "another --out"))
+    rundir.refuse(tmp_path, "a study", diffs)
+  said = str(e.value)
+  assert "with other settings (--seeds 2 there, 10 here; the rate" in said
+  assert "--overwrite" in said and "another --out" in said and "--resume" not in said
+  with pytest.raises(ConfigError, match="pass --resume to continue it, --overwrite"):
+    rundir.refuse(tmp_path, "a run", resume="--resume")
   (tmp_path / "padding_step.json").write_text("{}")
   with pytest.raises(ConfigError, match="padding_step.json from an earlier run.*--overwrite"):
     rundir.check_new_files(tmp_path, ["padding_step.json"], overwrite=False)
   rundir.check_new_files(tmp_path, ["padding_step.json"], overwrite=True)
+
+
+def test_a_folder_of_another_command_is_refused(tmp_path):
+  with rundir.claim(tmp_path / "a", "rotation-study"):
+    pass
+  assert rundir.owner(tmp_path / "a") == "rotation-study"
+  with pytest.raises(ConfigError, match="holds the outputs of rotation-study, not gpt-train"):
+    with rundir.claim(tmp_path / "a", "gpt-train"):
+      pass
+  (tmp_path / "old").mkdir()  # written before the marker: known by its result file
+  (tmp_path / "old" / "padding_study.json").write_text("{}")
+  with pytest.raises(ConfigError, match="outputs of padding-study"):
+    with rundir.claim(tmp_path / "old", "gpt-train"):
+      pass
+  with rundir.claim(tmp_path / "old", "padding-study"):
+    pass
+
+
+def test_outputs_are_written_as_one_unit(tmp_path, monkeypatch):
+  out = tmp_path / "out"
+  out.mkdir()
+  rundir.write_outputs(out, {"a.json": b"old a", "b.png": b"old b"}, log=lambda *_: None)
+  real_fsync, calls = os.fsync, []
+
+  def fail_second(fd):
+    calls.append(fd)
+    if len(calls) == 2:
+      raise OSError(errno.ENOSPC, "No space left on device")
+    real_fsync(fd)
+
+  monkeypatch.setattr(os, "fsync", fail_second)
+  with pytest.raises(RunError, match=r"no space left in .*out.*need about 12 bytes"):
+    rundir.write_outputs(out, {"a.json": b"new a!", "b.png": b"new b!"}, log=lambda *_: None)
+  assert sorted(p.name for p in out.iterdir()) == ["a.json", "b.png"]  # no temporary left
+  assert (out / "a.json").read_bytes() == b"old a" and (out / "b.png").read_bytes() == b"old b"
+  monkeypatch.setattr(os, "fsync", real_fsync)
+  monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10, 10, 5))
+  with pytest.raises(RunError, match="no space left"):
+    rundir.write_outputs(out, {"a.json": b"new a!"}, log=lambda *_: None)
+  monkeypatch.undo()
+  said = []
+  rundir.write_outputs(out, {"a.json": b"new a", "b.png": b"new b"}, log=said.append)
+  assert (out / "a.json").read_bytes() == b"new a" and said == [f"wrote {out}/{{a.json,b.png}}"]
+
+
+def test_the_default_folder_is_named_by_the_settings_that_differ():
+  keys = ["seeds", "epochs", "data_dir"]
+  base = {"seeds": 10, "epochs": 50, "data_dir": None}
+  assert rundir.default_out("runs/x", base, base, keys) == "runs/x"
+  assert rundir.default_out("runs/x", {**base, "seeds": 2, "epochs": 3}, base, keys) == (
+    "runs/x-seeds-2_epochs-3"
+  )
+  odd = rundir.default_out("runs/x", {**base, "data_dir": "/a b/c"}, base, keys)
+  assert odd.startswith("runs/x-settings-") and len(odd) == len("runs/x-settings-") + 8
 
 
 def test_remove_deletes_only_the_named_outputs(tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hw2_jax.cli import main
-from hw2_jax.gpt import train as train_lib
+from hw2_jax.gpt import checkpoints, study
 from hw2_jax.gpt.config import Config, ModelConfig
 from hw2_jax.gpt.generate import Generator, filter_logits, pick_tokens
 from hw2_jax.gpt.model import init_params
@@ -152,13 +152,13 @@ def run_dir(tmp_path_factory):
     generate_every=0,
     progress=False,
   )
-  train_lib.train_and_evaluate(cfg)
+  study.train_and_evaluate(cfg)
   return root / "run"
 
 
 def test_generate_flags_reach_the_generator(run_dir, monkeypatch, capsys):
   calls = []
-  real_generate, real_restore = Generator.generate, train_lib.restore_run
+  real_generate, real_restore = Generator.generate, checkpoints.restore_run
 
   def generate(self, params, prompt_T, num_samples, max_new_tokens, key, **kwargs):
     calls.append(
@@ -176,7 +176,7 @@ def test_generate_flags_reach_the_generator(run_dir, monkeypatch, capsys):
   restored = []
   monkeypatch.setattr(Generator, "generate", generate)
   monkeypatch.setattr(
-    train_lib,
+    checkpoints,
     "restore_run",
     lambda run, which, step=None: restored.append((which, step)) or real_restore(run, which, step),
   )
@@ -236,7 +236,7 @@ def test_generate_flags_reach_the_generator(run_dir, monkeypatch, capsys):
     sampled["top_p"],
     sampled["use_cache"],
   ) == (False, 0.7, 4, None, False)
-  assert sampled["cfg"].dtype == "bfloat16"
+  assert sampled["cfg"].precision == "bf16"
   assert (
     greedy["greedy"],
     greedy["temperature"],
@@ -245,7 +245,7 @@ def test_generate_flags_reach_the_generator(run_dir, monkeypatch, capsys):
     greedy["use_cache"],
   ) == (True, 1.0, None, 0.8, True)
   assert (greedy["num_samples"], greedy["max_new_tokens"]) == (1, 2)
-  assert greedy["cfg"].dtype == "float32"  # auto: the run's precision (fp32 on the CPU)
+  assert greedy["cfg"].precision == "fp32"  # auto: the run's precision (fp32 on the CPU)
   np.testing.assert_array_equal(greedy["key"], jax.random.key_data(jax.random.key(0)))
   printed = capsys.readouterr().out
   assert printed.count("--- sample") == 4 and printed.count("(step 1)") == 4
@@ -260,14 +260,16 @@ def test_generate_flags_reach_the_generator(run_dir, monkeypatch, capsys):
 @pytest.mark.parametrize(
   "flags,message",
   [
-    (["--which", "middle"], "unknown --which 'middle'"),
-    (["--precision", "fp8"], "unknown --precision 'fp8'"),
+    (["--which", "middle"], "argument --which: invalid choice: 'middle'"),
+    (["--precision", "fp8"], "argument --precision: invalid choice: 'fp8'"),
     (["--num-samples", "0"], "--num-samples must be >= 1"),
     (["--max-new-tokens", "0"], "--max-new-tokens must be >= 1"),
-    (["--temperature", "0"], "--temperature must be > 0"),
+    (["--temperature", "0"], "--temperature must be > 0.0"),
     (["--top-k", "0"], "--top-k must be >= 1"),
-    (["--top-p", "0"], "--top-p must be in (0, 1]"),
-    (["--top-p", "1.5"], "--top-p must be in (0, 1]"),
+    (["--top-p", "0"], "--top-p must be > 0.0"),
+    (["--top-p", "1.5"], "--top-p must be <= 1.0"),
+    (["--num-samples", "1000000"], "--num-samples must be <= 4096"),
+    (["--max-new-tokens", "100000000000"], "--max-new-tokens must be <= 1000000"),
     (["--prompt", ""], "--prompt is empty"),
     (["--top-k", "99"], "--top-k 99 exceeds the vocabulary size"),
   ],

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from flax import linen as nn
 
+from hw2_jax.core import precision as precision_lib
 from hw2_jax.gpt.config import ModelConfig
 from hw2_jax.gpt.model import GPT, init_cache, init_params, rope
 
@@ -126,44 +127,49 @@ def test_parameter_tree_pins_the_architecture():
   params = init_params(CFG, jax.random.PRNGKey(0))
   assert jax.tree.map(jnp.shape, params) == want
   abs_params = init_params(
-    dataclasses.replace(CFG, abs_emb=True, dtype="bfloat16"), jax.random.PRNGKey(0)
+    dataclasses.replace(CFG, abs_emb=True, precision="bf16"), jax.random.PRNGKey(0)
   )
   assert jax.tree.map(jnp.shape, abs_params) == {**want, "wpe": {"embedding": (8, D)}}
   chex.assert_trees_all_equal_dtypes(abs_params, jax.tree.map(jnp.float32, abs_params))
 
 
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def _dots(jaxpr):
+  """Every dot_general of a jaxpr, nested jaxprs (jit, custom rules, scans) included."""
+  for eqn in jaxpr.eqns:
+    if eqn.primitive.name == "dot_general":
+      yield eqn
+    for value in eqn.params.values():
+      for sub in value if isinstance(value, (list, tuple)) else [value]:
+        inner = getattr(sub, "jaxpr", sub)
+        if hasattr(inner, "eqns"):
+          yield from _dots(inner)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("path", PATHS)
-def test_every_layer_computes_in_the_configs_dtype(path, dtype):
-  """bf16-mixed, as PyTorch's: cfg.dtype is the compute dtype of every dense layer (the
-  matmuls); the embeddings and norms (the residual stream) stay float32, and the logits come
-  out float32 either way. Traced only, nothing compiled."""
-  cfg = dataclasses.replace(CFG, fused_attention=PATHS[path], dtype=dtype, abs_emb=True)
+def test_every_matmul_runs_at_the_configs_precision(path, precision, monkeypatch):
+  """core/precision's one meaning: fp32 = full float32 (Precision.HIGHEST) for every matmul,
+  dense layers and attention alike; bf16 = bfloat16 operands with float32 accumulation, as a
+  GPU or TPU runs them (traced with the accelerator's path, nothing compiled); the logits are
+  float32 either way. (jax.nn.dot_product_attention, the fused path, picks its own output
+  dtype for its two matmuls; the dense layers' and the explicit attention's are float32.)"""
+  monkeypatch.setattr(precision_lib, "_native_bf16", lambda: True)
+  cfg = dataclasses.replace(CFG, fused_attention=PATHS[path], precision=precision, abs_emb=True)
   params = init_params(cfg, jax.random.PRNGKey(0))
-  seen = []
-
-  def record(next_fun, args, kwargs, context):
-    out = next_fun(*args, **kwargs)
-    if (
-      isinstance(context.module, (nn.Dense, nn.Embed, nn.RMSNorm))
-      and context.method_name == "__call__"
-    ):
-      seen.append(("/".join(context.module.scope.path), jnp.result_type(out)))
-    return out
-
-  def forward(params, idx):
-    with nn.intercept_methods(record):
-      return GPT(cfg).apply({"params": params}, idx)
-
-  logits = jax.eval_shape(forward, params, _tokens())
-  assert logits.dtype == jnp.float32
-  dense = [d for name, d in seen if name.split("/")[-1] in ("c_attn", "c_proj", "c_fc", "lm_head")]
-  other = [d for name, d in seen if name.split("/")[-1] in ("wte", "wpe", "ln_1", "ln_2", "ln_f")]
-  assert len(seen) == 2 + cfg.n_layer * 6 + 2, (
-    seen
-  )  # wte, wpe; per block 2 norms, 4 dense; ln_f, head
-  assert len(dense) == cfg.n_layer * 4 + 1 and set(dense) == {jnp.dtype(dtype)}, seen
-  assert len(other) == 2 + cfg.n_layer * 2 + 1 and set(other) == {jnp.dtype("float32")}, seen
+  closed = jax.make_jaxpr(lambda p, i: GPT(cfg).apply({"params": p}, i))(params, _tokens())
+  assert closed.out_avals[0].dtype == jnp.float32
+  dots = list(_dots(closed.jaxpr))
+  assert len(dots) >= cfg.n_layer * 6 + 1  # 4 dense and 2 attention matmuls a block, the head
+  for eqn in dots:
+    operands = {v.aval.dtype for v in eqn.invars}
+    if precision == "fp32":
+      assert operands == {jnp.dtype("float32")}, eqn
+      assert eqn.params["precision"] == (jax.lax.Precision.HIGHEST,) * 2, eqn
+    else:
+      assert operands == {jnp.dtype("bfloat16")}, eqn
+  if precision == "bf16":
+    accumulated = [e for e in dots if e.params["preferred_element_type"] == jnp.float32]
+    assert len(accumulated) >= cfg.n_layer * (4 if cfg.fused_attention else 6) + 1
 
 
 @pytest.mark.parametrize(
@@ -192,7 +198,7 @@ def test_logits_equal_an_independent_numpy_forward(path, abs_emb, norm):
 
 @pytest.mark.parametrize("path", PATHS)
 def test_bf16_logits_equal_the_reference_within_the_measured_error(path):
-  cfg = dataclasses.replace(CFG, fused_attention=PATHS[path], dtype="bfloat16")
+  cfg = dataclasses.replace(CFG, fused_attention=PATHS[path], precision="bf16")
   params = _perturbed(init_params(cfg, jax.random.PRNGKey(2)), 12)
   idx = _tokens(2)
   want, _ = _reference(cfg, params, idx)
@@ -201,11 +207,11 @@ def test_bf16_logits_equal_the_reference_within_the_measured_error(path):
   chex.assert_trees_all_close(logits, want, atol=BF16_ATOL)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("path", PATHS)
-def test_causality(path, dtype):
+def test_causality(path, precision):
   """Changing tokens after position t leaves the logits up to t exactly as they were."""
-  cfg = dataclasses.replace(CFG, fused_attention=PATHS[path], dtype=dtype)
+  cfg = dataclasses.replace(CFG, fused_attention=PATHS[path], precision=precision)
   params = _perturbed(init_params(cfg, jax.random.PRNGKey(3)), 13)
   idx = _tokens(3)
   for t in (0, 3, 6):
@@ -341,23 +347,16 @@ def test_training_dropout_is_applied_on_the_fused_path_too():
   chex.assert_trees_all_close(run(fused, 0, False), run(explicit, 0, False), atol=1e-5)
 
 
-def test_bf16_casts_only_the_matmul_operands():
-  """As PyTorch's bf16-mixed: Dense outputs are bfloat16; embeddings, the residual stream,
-  RMSNorm and the logits stay float32."""
-  cfg = dataclasses.replace(CFG, dtype="bfloat16")
+def test_bf16_keeps_the_residual_stream_and_every_layers_output_float32():
+  """As PyTorch's bf16-mixed: embeddings, the residual stream, the norms, the dense layers'
+  outputs (accumulated in float32) and the logits are float32."""
+  cfg = dataclasses.replace(CFG, precision="bf16")
   params = init_params(cfg, jax.random.key(9))
   _, state = GPT(cfg).apply(
     {"params": params}, _tokens(9), capture_intermediates=True, mutable=["intermediates"]
   )
-  inter = state["intermediates"]
-  dtype = lambda tree: jax.tree.leaves(tree["__call__"])[0].dtype
-  assert dtype(inter["wte"]) == jnp.float32
-  for i in range(cfg.n_layer):
-    block = inter[f"h_{i}"]
-    assert dtype(block) == jnp.float32, f"residual stream of block {i}"
-    assert dtype(block["ln_1"]) == dtype(block["ln_2"]) == jnp.float32
-    assert dtype(block["attn"]["c_attn"]) == dtype(block["mlp"]["c_fc"]) == jnp.bfloat16
-  assert dtype(inter["ln_f"]) == jnp.float32 and dtype(inter) == jnp.float32
+  dtypes = {x.dtype for x in jax.tree.leaves(state["intermediates"])}
+  assert dtypes == {jnp.dtype("float32")}, dtypes
 
 
 def test_mlp_is_tanh_gelu_between_its_two_layers():

@@ -24,12 +24,14 @@ import pytest
 from hw2_jax.cli import main
 from hw2_jax.core import checkpoint, devices
 from hw2_jax.gpt import optimizer as optimizer_lib
+from hw2_jax.gpt import study as study_lib
 from hw2_jax.gpt import train as train_lib
+from hw2_jax.gpt.checkpoints import RunCheckpoints, restore_run
 from hw2_jax.gpt.config import Config, ModelConfig
 from hw2_jax.gpt.generate import Generator
 from hw2_jax.gpt.optimizer import learning_rate_schedule, make_optimizer
-from hw2_jax.gpt.rundir import RunDir
-from hw2_jax.gpt.train import create_state, make_train_step, restore_run, train_and_evaluate
+from hw2_jax.gpt.study import train_and_evaluate
+from hw2_jax.gpt.train import create_state, make_train_step
 
 TINY = [
   "--model-type",
@@ -458,7 +460,7 @@ def test_a_text_of_exactly_one_batch_is_enough(story, tmp_path, monkeypatch):
   def stop(*args, **kwargs):
     raise Reached
 
-  monkeypatch.setattr(train_lib, "make_train_step", stop)
+  monkeypatch.setattr(study_lib, "make_train_step", stop)
   with pytest.raises(Reached):  # one window more than block_size per sequence: 1 step
     main(
       [
@@ -509,8 +511,8 @@ def test_a_text_of_exactly_one_batch_is_enough(story, tmp_path, monkeypatch):
     (["--learning-rate", "0"], "--learning-rate must be > 0"),
     (["--weight-decay", "-0.1"], "--weight-decay must be >= 0"),
     (["--clip-grad-norm", "0"], "--clip-grad-norm must be > 0"),
-    (["--beta1", "1.0"], "--beta1 must be in [0, 1)"),
-    (["--beta2", "-0.5"], "--beta2 must be in [0, 1)"),
+    (["--beta1", "1.0"], "--beta1 must be < 1.0"),
+    (["--beta2", "-0.5"], "--beta2 must be >= 0.0"),
     (["--sample-prompt", ""], "--sample-prompt is empty"),
     (["--train-batch-size", "5000"], "too few for one batch"),
     (["--sample-prompt", "Zebra"], "--sample-prompt: "),
@@ -589,10 +591,15 @@ def _train(story, out, *flags):
 
 
 def _error(argv, capsys, status=2):
+  """The one-line error of a command (after a stop's acknowledgement, for exit status 130)."""
   capsys.readouterr()
   with pytest.raises(SystemExit) as e:
     main(argv)
   err = capsys.readouterr().err
+  if status == 130:
+    ack, err = err.strip().split("\n", 1)
+    assert ack.startswith("Ctrl-C: stopping after the current device call (about "), ack
+    err += "\n"
   assert e.value.code == status and err.count("\n") == 1, err
   return err
 
@@ -618,14 +625,14 @@ def test_resume_refuses_other_deciding_settings_and_does_nothing_when_done(story
     "--no-plots",
   ]
   for flags, message in [
-    (["--train-batch-size", "4"], "--train-batch-size 4 differs from the run's 8"),
-    (["--learning-rate", "1e-3"], "--learning-rate 0.001 differs from the run's 0.0005"),
-    (["--seed", "1"], "--seed 1 differs"),
-    (["--beta2", "0.99"], "--beta2 0.99 differs"),
-    (["--val-fraction", "0.2"], "--val-fraction 0.2 differs"),
-    (["--n-embd", "32"], "--n-embd gives n_embd 32, the checkpoint has 16"),
-    (["--dropout", "0.2"], "--dropout gives dropout 0.2"),
-    (["--lr-schedule", "cosine"], "--lr-schedule cosine differs"),
+    (["--train-batch-size", "4"], "--train-batch-size 8 there, 4 here"),
+    (["--learning-rate", "1e-3"], "--learning-rate 0.0005 there, 0.001 here"),
+    (["--seed", "1"], "--seed 0 there, 1 here"),
+    (["--beta2", "0.99"], "--beta2 0.95 there, 0.99 here"),
+    (["--val-fraction", "0.2"], "--val-fraction 0.1 there, 0.2 here"),
+    (["--n-embd", "32"], "--n-embd 16 there, 32 here"),
+    (["--dropout", "0.2"], "--dropout 0.1 there, 0.2 here"),
+    (["--lr-schedule", "cosine"], "--lr-schedule constant there, cosine here"),
   ]:
     err = _error([*resume, "--max-steps", "6", *flags], capsys)
     assert message in err, err
@@ -640,7 +647,8 @@ def test_resume_refuses_other_deciding_settings_and_does_nothing_when_done(story
   assert capsys.readouterr().out.count("nothing to do") == 2
   assert _files(out) == before
   # not resuming: refused; --overwrite starts again
-  assert "already holds a gpt-train run" in _error(resume[:-4] + ["--max-steps", "2"], capsys)
+  refused = _error(resume[:-4] + ["--max-steps", "2"], capsys)
+  assert "holds a gpt-train run; pass --resume to continue it, --overwrite" in refused
   _train(story, out, "--max-steps", "2", "--overwrite")
   assert [r["step"] for r in _steps(out) if r["kind"] == "step"] == [1, 2]
 
@@ -759,13 +767,13 @@ def test_sigterm_saves_and_stops_and_resume_continues_exactly(story, tmp_path):
 
 
 def test_a_signal_during_a_save_lets_the_save_finish(story, tmp_path, monkeypatch, capsys):
-  real_save = RunDir.save
+  real_save = RunCheckpoints.save
 
   def save_while_interrupted(self, step, state, meta):
     os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C arrives while the checkpoint is written
     real_save(self, step, state, meta)
 
-  monkeypatch.setattr(RunDir, "save", save_while_interrupted)
+  monkeypatch.setattr(RunCheckpoints, "save", save_while_interrupted)
   out = tmp_path / "run"
   err = _error(
     [
@@ -859,13 +867,13 @@ def test_bf16_training_stays_close_to_float32():
   lr = learning_rate_schedule("constant", 3e-3, 1)
   tx = make_optimizer(3e-3, 0.1)
   losses = {}
-  for dtype in ("float32", "bfloat16"):
-    c = dataclasses.replace(cfg, dtype=dtype)
+  for precision in ("fp32", "bf16"):
+    c = dataclasses.replace(cfg, precision=precision)
     state = create_state(c, tx, 0)
     step = make_train_step(c, tx, lr, 16, mesh)
-    losses[dtype] = []
+    losses[precision] = []
     for _ in range(8):
       state, m = step(state, data)
-      losses[dtype].append(float(m["loss"]))
-  assert losses["float32"][-1] < losses["float32"][0]
-  np.testing.assert_allclose(losses["bfloat16"], losses["float32"], atol=0.02)
+      losses[precision].append(float(m["loss"]))
+  assert losses["fp32"][-1] < losses["fp32"][0]
+  np.testing.assert_allclose(losses["bf16"], losses["fp32"], atol=0.02)

@@ -175,7 +175,7 @@ def test_tfds_mock_run(tmp_path):
     (["--seed", "-5"], "--seed must be >= 0, got -5"),
     (["--seed", str(2**70)], "--seed must be <= 2147483647"),
     (["--batch-size", 0], "--batch-size must be >= 1"),
-    (["--lr", 0], "--learning-rate must be >= 1e-12, got 0.0"),
+    (["--lr", 0], "--learning-rate must be > 0.0, got 0.0"),
     (["--train-limit", 0], "--train-limit must be >= 1"),
     (["--test-limit", -1], "--test-limit must be >= 1"),
     (["--data-dir", "d", "--tfds-dir", "t"], "--data-dir and --tfds-dir both given"),

@@ -23,7 +23,7 @@ from hw2_jax.rotation.train import init_state
 
 def _params(seed: int = 0):
   # init_state (jitted, shared with the other tests) = CNN().init per seed
-  return jax.tree.map(lambda a: a[seed], init_state(0, 2, 1e-3).params)
+  return jax.tree.map(lambda a: a[seed], init_state(CNN(), 0, 2, 1e-3).params)
 
 
 def test_shapes_and_parameter_count():
@@ -64,11 +64,11 @@ def test_max_pool_matches_flax():
 
 
 def test_seed_stacked_init_differs_per_seed():
-  states = init_state(0, 2, 1e-3)
+  states = init_state(CNN(), 0, 2, 1e-3)
   kernel = states.params["ConvBlock_0"]["Conv_0"]["kernel"]
   chex.assert_shape(kernel, (2, 3, 3, 3, 32))
   assert not np.allclose(kernel[0], kernel[1])
-  single = init_state(0, 1, 1e-3).params["ConvBlock_0"]["Conv_0"]["kernel"]
+  single = init_state(CNN(), 0, 1, 1e-3).params["ConvBlock_0"]["Conv_0"]["kernel"]
   chex.assert_trees_all_equal(single[0], kernel[0])
 
 

@@ -20,9 +20,12 @@ from hw2_jax.core.errors import ConfigError
 INT_MAX = 2**31 - 1
 
 
-def option(default, help: str, *, aliases=(), choices=None, metavar=None, low=None, high=None):
-  """A config field that is also a command-line flag; `low`/`high` bound a number (inclusive;
-  integers default to 0..INT_MAX)."""
+def option(
+  default, help: str, *, aliases=(), choices=None, metavar=None, low=None, high=None, above=None,
+  below=None,
+):  # fmt: skip
+  """A config field that is also a command-line flag; `low`/`high` bound a number inclusively
+  (integers default to 0..INT_MAX), `above`/`below` exclusively."""
   return dataclasses.field(
     default=default,
     metadata={
@@ -32,6 +35,8 @@ def option(default, help: str, *, aliases=(), choices=None, metavar=None, low=No
       "metavar": metavar,
       "low": low,
       "high": high,
+      "above": above,
+      "below": below,
     },
   )
 
@@ -40,13 +45,17 @@ def flag_name(field_name: str) -> str:
   return "--" + field_name.replace("_", "-")
 
 
-def _check_number(name: str, value, low, high) -> None:
+def _check_number(name: str, value, meta, low, high) -> None:
   if isinstance(value, float) and not math.isfinite(value):
     raise ConfigError(f"{name} must be a finite number, got {value}.")
-  if low is not None and value < low:
-    raise ConfigError(f"{name} must be >= {low}, got {value}.")
-  if high is not None and value > high:
-    raise ConfigError(f"{name} must be <= {high}, got {value}.")
+  for bound, fails, sign in (
+    (low, lambda b: value < b, ">="),
+    (high, lambda b: value > b, "<="),
+    (meta["above"], lambda b: value <= b, ">"),
+    (meta["below"], lambda b: value >= b, "<"),
+  ):
+    if bound is not None and fails(bound):
+      raise ConfigError(f"{name} must be {sign} {bound}, got {value}.")
 
 
 def check(cfg) -> None:
@@ -70,9 +79,9 @@ def check(cfg) -> None:
         )
       if tp is int and not isinstance(v, bool):
         low = 0 if meta["low"] is None else meta["low"]
-        _check_number(name, v, low, INT_MAX if meta["high"] is None else meta["high"])
+        _check_number(name, v, meta, low, INT_MAX if meta["high"] is None else meta["high"])
       elif tp is float:
-        _check_number(name, v, meta["low"], meta["high"])
+        _check_number(name, v, meta, meta["low"], meta["high"])
 
 
 def to_json(cfg, **extra) -> dict:

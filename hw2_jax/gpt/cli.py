@@ -83,6 +83,10 @@ def run_generate(args) -> None:
   from hw2_jax.gpt.checkpoints import newest_run, restore_run
   from hw2_jax.gpt.generate import Generator
 
+  if gen.out is not None:
+    if io.as_path(gen.out).is_dir():
+      raise ConfigError(f"--out {gen.out!r} is a folder; pass a file path for the samples.")
+    io.ensure_writable_dir(io.as_path(gen.out).parent, "--out")
   checkpoint = gen.checkpoint or newest_run()
   if checkpoint is None:
     raise ConfigError(
@@ -103,10 +107,6 @@ def run_generate(args) -> None:
   )  # fmt: skip
   memory.check_fits(_generate_bytes(model_cfg, gen.num_samples),
                     f"--num-samples {gen.num_samples}", "lower --num-samples")  # fmt: skip
-  if gen.out is not None:
-    if io.as_path(gen.out).is_dir():
-      raise ConfigError(f"--out {gen.out!r} is a folder; pass a file path for the samples.")
-    io.ensure_writable_dir(io.as_path(gen.out).parent, "--out")
   ids = Generator(model_cfg).generate(
     params, prompt_T, gen.num_samples, gen.max_new_tokens, jax.random.key(gen.seed),
     greedy=gen.greedy, temperature=gen.temperature, top_k=gen.top_k, top_p=gen.top_p,

@@ -84,7 +84,7 @@ class Config:
   n_embd: int | None = option(None, "override the model type's width", low=1, high=65536)
   block_size: int = option(128, "context length", low=1, high=1 << 20)
   dropout: float = option(
-    0.1, "on embeddings, attention probabilities and residuals", low=0.0, high=0.999
+    0.1, "on embeddings, attention probabilities and residuals", low=0.0, below=1.0
   )
   abs_emb: bool = option(False, "learned absolute position embedding instead of RoPE")
   norm: str = option(
@@ -101,7 +101,7 @@ class Config:
     choices=PRECISIONS,
   )  # fmt: skip
   train_batch_size: int = option(128, "sequences per step (split over every device)", low=1)
-  learning_rate: float = option(5e-4, "AdamW peak learning rate", low=1e-12, high=10.0)
+  learning_rate: float = option(5e-4, "AdamW peak learning rate", above=0.0)
   lr_schedule: str = option(
     "constant", "constant, or cosine: linear warm-up, then cosine decay to "
     "--min-learning-rate at the last step", choices=("constant", "cosine"),
@@ -109,9 +109,9 @@ class Config:
   warmup_steps: int = option(0, "linear warm-up steps (cosine schedule)")
   min_learning_rate: float = option(0.0, "where the cosine schedule ends", low=0.0)
   weight_decay: float = option(0.1, "AdamW weight decay, on linear weights only", low=0.0)
-  beta1: float = option(0.9, "AdamW beta1", low=0.0, high=0.999999)
-  beta2: float = option(0.95, "AdamW beta2", low=0.0, high=0.999999)
-  clip_grad_norm: float = option(1.0, "global gradient-norm clipping", low=1e-12)
+  beta1: float = option(0.9, "AdamW beta1", low=0.0, below=1.0)
+  beta2: float = option(0.95, "AdamW beta2", low=0.0, below=1.0)
+  clip_grad_norm: float = option(1.0, "global gradient-norm clipping", above=0.0)
   num_epochs: int = option(
     5, "one epoch = (training characters - block_size) // batch steps", low=1, high=1_000_000
   )
@@ -119,7 +119,7 @@ class Config:
   seed: int = option(0, "initialisation, batches, dropout, samples")
   val_fraction: float = option(
     0.1, "the last fraction of the text is held out for validation (0: train on all of it, "
-    "as the assignment does)", low=0.0, high=0.99,
+    "as the assignment does)", low=0.0, below=1.0,
   )  # fmt: skip
   eval_every: int = option(500, "validation loss every N steps (and at the end)", low=1)
   eval_iters: int = option(
@@ -215,10 +215,10 @@ class GenerateConfig:
   num_samples: int = option(1, "samples, decoded as one batch", low=1, high=4096)
   max_new_tokens: int = option(500, "characters to add", low=1, high=1_000_000)
   greedy: bool = option(False, "argmax decoding")
-  temperature: float = option(1.0, "logits are divided by it", low=1e-6)
+  temperature: float = option(1.0, "logits are divided by it (--greedy: argmax)", above=0.0)
   top_k: int | None = option(None, "sample among the k most likely", low=1)
   top_p: float | None = option(
-    None, "sample in the smallest set of most likely tokens with mass >= p", low=1e-9, high=1.0
+    None, "sample in the smallest set of most likely tokens with mass >= p", above=0.0, high=1.0
   )
   seed: int = option(0, "sampling seed")
   precision: str = option("auto", "fp32 or bf16 (auto: the run's)", choices=PRECISIONS)

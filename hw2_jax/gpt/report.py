@@ -10,7 +10,7 @@ from hw2_jax.core import io, rundir
 from hw2_jax.core.errors import ConfigError
 from hw2_jax.core.render import png
 from hw2_jax.gpt.config import MODEL_TYPES
-from hw2_jax.gpt.metrics import METRICS_FILE
+from hw2_jax.gpt.metrics import METRICS_FILE, load_records
 
 FILES = ("curves_step.png", "curves_epoch.png", "epoch_vs_step.png")
 SCHEMA = {
@@ -34,7 +34,7 @@ def model_name(run_dir) -> str:
 
 def _records(path) -> list[dict]:
   fix = "pass the --out directory of a gpt-train run"
-  records = _records(path)
+  records = load_records(path)
   for i, r in enumerate(records):
     io.check_schema(r, {"kind": str}, path, fix)
     if r["kind"] in SCHEMA:

@@ -20,7 +20,8 @@ DEFAULT_OUT = "runs/rotation-study"
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # plain: trained on upright images; augmented: with RandomRotation(360); c4, c4-augmented: the
 # C4-equivariant CNN (model.py) without and with the augmentation.
-MODELS = ("plain", "augmented")
+MODELS = ("plain", "augmented", "c4", "c4-augmented")
+DEFAULT_MODELS = ("plain", "augmented")
 DEFAULT_ANGLES = tuple(float(a) for a in range(0, 361, 30))
 DECIDING = (
   "data",
@@ -56,7 +57,7 @@ class Config:
   checkpoint_dir: str | None = option(None, "checkpoints (default: OUT/checkpoints)")
   epochs: int = option(10, "training epochs", low=1)
   batch_size: int = option(64, "images per batch", low=1)
-  learning_rate: float = option(1e-3, "Adam learning rate", aliases=("--lr",), low=1e-12)
+  learning_rate: float = option(1e-3, "Adam learning rate", aliases=("--lr",), above=0.0)
   seeds: int = option(
     1, "models of each kind, trained together (jax.vmap over every device)", low=1
   )
@@ -65,7 +66,11 @@ class Config:
     DEFAULT_ANGLES, "test rotation angles in degrees (counter-clockwise)", low=-1e6, high=1e6
   )
   models: tuple[str, ...] = option(
-    MODELS, "which models: " + ", ".join(MODELS), choices=MODELS, metavar="MODEL"
+    DEFAULT_MODELS,
+    "which models: plain and augmented (the notebook's CNN, without and with random "
+    "rotations), c4 and c4-augmented (the C4-equivariant CNN, the same two ways)",
+    choices=MODELS,
+    metavar="MODEL",
   )
   train_limit: int | None = option(
     None, "train on a fixed random subset of N training images (quick runs)", low=1

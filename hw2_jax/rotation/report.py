@@ -23,7 +23,12 @@ SCHEMA = {
   "angles": [float],
   "models": {"*": {"accuracy": [float], "accuracy_per_seed": [[float]]}},
 }
-LABELS = {"plain": "trained on upright images", "augmented": "trained with RandomRotation(360)"}
+LABELS = {
+  "plain": "trained on upright images",
+  "augmented": "trained with RandomRotation(360)",
+  "c4": "C4-equivariant, upright images",
+  "c4-augmented": "C4-equivariant, RandomRotation(360)",
+}
 
 
 def model_entry(acc_AxS, losses_ExS, train_seconds: float, eval_seconds: float) -> dict:

@@ -21,14 +21,9 @@ from hw2_jax.core.errors import ConfigError, Interrupted
 from hw2_jax.rotation import data as data_lib
 from hw2_jax.rotation import report, train
 from hw2_jax.rotation.config import COMMAND, DECIDING, EVALUATION, MODELS, Config
-from hw2_jax.rotation.model import CNN
+from hw2_jax.rotation.model import make_model
 
 OUTPUTS = (*report.FILES, "checkpoints")
-
-
-def make_model(name: str, precision: str):
-  """The network of model kind `name` (the kind also decides the augmentation)."""
-  return CNN(precision=precision)
 
 
 def _manager(cfg: Config, name: str):
