@@ -13,7 +13,7 @@ from hw2_jax.core import launch, startup
 from hw2_jax.core.errors import ConfigError, Interrupted, RunError
 
 # Modules with a `register(subparsers)` that adds their commands.
-_STUDIES = ("hw2_jax.padding.cli", "hw2_jax.rotation.cli", "hw2_jax.gpt.cli")
+_STUDIES = ("hw2_jax.padding.cli", "hw2_jax.rotation.cli", "hw2_jax.gpt.cli", "hw2_jax.report.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
