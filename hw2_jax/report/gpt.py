@@ -85,6 +85,7 @@ def run_numbers(run: dict) -> dict:
       None,
     ),
     "samples": pick_samples(run),
+    "notes": list(run["warnings"]),  # e.g. a torn last line of metrics.jsonl, skipped
   }
   out["loss_bits"] = {k: bits(v) for k, v in out["loss_nats"].items()}
   return out
@@ -145,6 +146,7 @@ def draw_run(path, name: str, run: dict) -> None:
 def draw_epochs(path, name: str, per_epoch: list) -> None:
   with figure(path, figsize=(6, 4)) as (_, ax):
     ax.plot([e["epoch"] for e in per_epoch], [e["loss_nats"] for e in per_epoch], "o-")
+    ax.set_xticks([e["epoch"] for e in per_epoch])
     ax.set(
       xlabel="epoch", ylabel="mean training loss (nats)", title=f"micro-GPT, {name}: per epoch"
     )
@@ -209,6 +211,7 @@ def markdown(numbers: dict, sources: dict, figures: dict) -> str:
     epochs = f" ({run['epochs']:.3f} epochs)" if run.get("epochs") is not None else ""
     out.append(f"### {name}: {params}{run['steps']} steps{epochs}\n")
     out.append(f"![{name} loss per step]({figures[f'run:{name}']})\n")
+    out += [f"Note: {note.removeprefix('warning: ')}.\n" for note in run["notes"]]
     rows = []
     if run.get("vocab_size"):
       v = run["vocab_size"]

@@ -49,7 +49,7 @@ def draw(path, name: str, m: dict, number: int) -> None:
     ax.set(
       xlabel="test rotation angle (degrees)",
       ylabel="test accuracy (%)",
-      title=f"Figure {number}: {name} ({LABELS.get(name, name)})",
+      title=f"Figure {number}: {name}" + (f" ({LABELS[name]})" if name in LABELS else ""),
     )
     if all(float(a).is_integer() for a in angles):
       ax.set_xticks(angles)
