@@ -187,7 +187,7 @@ def generalise_verdict(summ: dict, net: str, homework_net: dict) -> str:
     if c in homework_net and classes[c] == ("fails" if c in expected else "generalises")
   ]
   scope = "" if set(homework_net) <= set(present) else f" (of {', '.join(present)}, run so far)"
-  text = f"{', '.join(gen) or 'none'} generalise{scope}"
+  text = f"{', '.join(gen) or 'none'} generalise{'s' if len(gen) == 1 else ''}{scope}"
   if undecided:
     text += f"; undecided: {', '.join(undecided)}"
   if wrong:
