@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 ARGS ?=
 
 .PHONY: install install-tfds test lint format padding-study rotation-study gpt-train gpt-generate gpt-plot \
-        bench mutation clean
+        report bench mutation clean
 
 install: $(VENV)/.installed
 
@@ -49,6 +49,11 @@ gpt-generate: install
 
 gpt-plot: install
 	$(PY) -m hw2_jax gpt-plot $(ARGS)
+
+# Every table and figure of the homework from the committed results/ (trains nothing):
+# runs/report/report.{md,json} and the figures; ARGS="--results DIR --out DIR".
+report: install
+	$(PY) -m hw2_jax report $(ARGS)
 
 bench: install
 	$(PY) -m benchmarks $(ARGS)

@@ -20,7 +20,7 @@ from hw2_jax.core.errors import ConfigError, Interrupted, RunError
 # Set to see a Python traceback instead of the one line of an unexpected error.
 TRACEBACK_ENV = "HW2_JAX_TRACEBACK"
 # Modules with a `register(subparsers)` that adds their commands.
-_STUDIES = ("hw2_jax.padding.cli", "hw2_jax.rotation.cli", "hw2_jax.gpt.cli")
+_STUDIES = ("hw2_jax.padding.cli", "hw2_jax.rotation.cli", "hw2_jax.gpt.cli", "hw2_jax.report.cli")
 
 
 class Parser(argparse.ArgumentParser):
