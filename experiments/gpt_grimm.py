@@ -54,7 +54,8 @@ def main(argv) -> None:
   for name, flags in DECODINGS.items():
     tmp = io.as_path(args.out) / f".samples_{name.replace(' ', '_')}.txt"
     cli.main(
-      [
+      start=False,  # the training command above started the process
+      argv=[
         "gpt-generate",
         "--checkpoint",
         args.out,
@@ -69,7 +70,7 @@ def main(argv) -> None:
         "--out",
         str(tmp),
         *flags,
-      ]
+      ],
     )
     parts.append(f"=== {name} ({' '.join(flags)})\n{tmp.read_text()}")
     tmp.unlink()

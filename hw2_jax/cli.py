@@ -65,10 +65,12 @@ def _internal_error(error: Exception) -> str:
   )
 
 
-def main(argv=None) -> None:
+def main(argv=None, start: bool = True) -> None:
+  """Runs one command line; `start=False` skips the start-up (core/startup.init), for a recipe
+  that runs several commands in one process and has started once already."""
   args = build_parser().parse_args(argv)
   try:
-    if args.command != "launch":
+    if start and args.command != "launch":
       startup.init(args)
     args.func(args)
   except (ConfigError, RunError, Interrupted) as e:

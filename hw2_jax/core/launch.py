@@ -30,9 +30,15 @@ def register(subparsers) -> None:
     formatter_class=argparse.RawDescriptionHelpFormatter,
     usage="python -m hw2_jax launch [--processes N] [--devices-per-process D] -- <command> [flags]",
   )
-  p.add_argument("--processes", type=int, default=2, help="local processes (default: 2)")
   p.add_argument(
-    "--devices-per-process", type=int, default=1, help="CPU devices each process sees (default: 1)"
+    "--processes", type=int, default=2, metavar="N", help="local processes (default: 2)"
+  )
+  p.add_argument(
+    "--devices-per-process",
+    type=int,
+    default=1,
+    metavar="D",
+    help="CPU devices each process sees (default: 1)",
   )
   p.add_argument("command", nargs=argparse.REMAINDER, help="the hw2_jax command and its flags")
   p.set_defaults(func=run)
@@ -72,31 +78,34 @@ def _relay(i: int, stream, out, lock) -> None:
       out.flush()
 
 
-def _stop(procs, grace_s: float = 10.0) -> None:
-  for p in procs:
-    if p.poll() is None:
-      p.send_signal(signal.SIGTERM)
-  deadline = time.monotonic() + grace_s
-  for p in procs:
-    try:
-      p.wait(max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-      p.kill()
-      p.wait()
-
-
-def run(args) -> None:
-  check_positive("--processes", args.processes)
-  check_positive("--devices-per-process", args.devices_per_process)
-  command = args.command[1:] if args.command[:1] == ["--"] else args.command
-  if not command or command[0].startswith("-") or command[0] == "launch":
-    raise ConfigError(
-      "launch needs a command after --, e.g. `python -m hw2_jax launch "
-      "--processes 2 -- padding-study --seeds 4`."
+def _stop(procs, grace_s: float = 600.0) -> None:
+  """SIGTERM to every process still running, which each answers by finishing its epoch or
+  device call and saving (their own lines say what was kept); a second Ctrl-C or SIGTERM, or
+  `grace_s` seconds, kills them."""
+  running = [p for p in procs if p.poll() is None]
+  if running:
+    print(
+      f"launch: stopping the {len(running)} running processes; each saves what it has first "
+      "(Ctrl-C again kills them at once).",
+      file=sys.stderr,
+      flush=True,
     )
-  port, n = free_port(), args.processes
-  env = child_env(dict(os.environ), args.devices_per_process)
-  procs = [
+  for p in running:
+    p.send_signal(signal.SIGTERM)
+  deadline = time.monotonic() + grace_s
+  try:
+    for p in running:
+      p.wait(max(0.0, deadline - time.monotonic()))
+  except (subprocess.TimeoutExpired, KeyboardInterrupt):
+    for p in running:
+      if p.poll() is None:
+        p.kill()
+        p.wait()
+
+
+def _spawn(command, n: int, devices: int) -> list:
+  port, env = free_port(), child_env(dict(os.environ), devices)
+  return [
     subprocess.Popen(
       [
         sys.executable,
@@ -113,16 +122,14 @@ def run(args) -> None:
       env=env,
       stdout=subprocess.PIPE,
       stderr=subprocess.STDOUT,
-    )
+    )  # fmt: skip
     for i in range(n)
   ]
-  lock = threading.Lock()
-  relays = [
-    threading.Thread(target=_relay, args=(i, p.stdout, sys.stdout.buffer, lock), daemon=True)
-    for i, p in enumerate(procs)
-  ]
-  for t in relays:
-    t.start()
+
+
+def _wait(procs) -> tuple[int, int | None]:
+  """(exit status, the first failed process or None), stopping the others on a failure or on
+  Ctrl-C/SIGTERM."""
   status, failed = 0, None
   try:
     while any(p.poll() is None for p in procs):
@@ -137,6 +144,28 @@ def run(args) -> None:
   if failed is not None:
     status = procs[failed].returncode
     _stop(procs)
+  return status, failed
+
+
+def run(args) -> None:
+  check_positive("--processes", args.processes)
+  check_positive("--devices-per-process", args.devices_per_process)
+  command = args.command[1:] if args.command[:1] == ["--"] else args.command
+  if not command or command[0].startswith("-") or command[0] == "launch":
+    raise ConfigError(
+      "launch needs a command after --, e.g. `python -m hw2_jax launch "
+      "--processes 2 -- padding-study --seeds 4`."
+    )
+  signal.signal(signal.SIGTERM, signal.default_int_handler)  # a scheduler's stop, as Ctrl-C
+  procs = _spawn(command, args.processes, args.devices_per_process)
+  lock = threading.Lock()
+  relays = [
+    threading.Thread(target=_relay, args=(i, p.stdout, sys.stdout.buffer, lock), daemon=True)
+    for i, p in enumerate(procs)
+  ]
+  for t in relays:
+    t.start()
+  status, failed = _wait(procs)
   for t in relays:
     t.join(timeout=5)
   if failed is not None:

@@ -49,22 +49,34 @@ def _smooth(y, n):
 
 
 def plot_run(run_dir, out_dir=None, log=print) -> None:
+  """Writes the three figures of run folder `run_dir` into `out_dir` (default RUN/plots)."""
   path = io.as_path(run_dir) / METRICS_FILE
   if not path.is_file():
     raise ConfigError(
       f"no {METRICS_FILE} in {str(run_dir)!r}; pass the --out directory of a gpt-train run."
     )
   records = _records(path)
-  steps = [r for r in records if r["kind"] == "step"]
-  epochs = [r for r in records if r["kind"] == "epoch"]
-  evals = [r for r in records if r["kind"] == "eval"]
-  if not steps:
+  by_kind = {k: [r for r in records if r["kind"] == k] for k in ("step", "epoch", "eval")}
+  if not by_kind["step"]:
     raise ConfigError(f"{str(run_dir)!r} has no logged training steps yet; train first.")
   out = io.ensure_writable_dir(out_dir or io.as_path(run_dir) / "plots")
-  s = np.array([r["step"] for r in steps])
-  window = max(1, len(s) // 50)
-  name, files = model_name(run_dir), {}
+  files, name = {}, model_name(run_dir)
+  _per_step(files, name, by_kind["step"], by_kind["eval"])
+  _per_epoch(files, name, by_kind["step"], by_kind["epoch"])
+  with png(files, FILES[2], figsize=(5.5, 4)) as (_, ax):
+    ax.plot([r["step"] for r in by_kind["step"]], [r["epoch"] for r in by_kind["step"]])
+    ax.set(xlabel="step", ylabel="epoch", title="epoch against step")
+    ax.grid(alpha=0.3)
+  rundir.write_outputs(out, files, log)
 
+
+def _window(steps) -> int:
+  """Steps per point of the smoothed curves: about 50 points."""
+  return max(1, len(steps) // 50)
+
+
+def _per_step(files: dict, name: str, steps, evals) -> None:
+  s, window = np.array([r["step"] for r in steps]), _window(steps)
   with png(files, FILES[0], 1, 2, figsize=(11, 4)) as (fig, axes):
     for ax, key, label in (
       (axes[0], "loss", "loss (cross-entropy, nats)"),
@@ -77,56 +89,33 @@ def plot_run(run_dir, out_dir=None, log=print) -> None:
           s[window - 1 :], _smooth(y, window), lw=1.5, label=f"training, mean of {window} steps"
         )
       if evals:
-        ax.plot(
-          [r["step"] for r in evals],
-          [r[f"val_{key}"] for r in evals],
-          "o-",
-          label="validation (held-out text)",
-        )
+        ax.plot([r["step"] for r in evals], [r[f"val_{key}"] for r in evals], "o-",
+                label="validation (held-out text)")  # fmt: skip
       ax.set(xlabel="step", ylabel=label)
       ax.grid(alpha=0.3)
       ax.legend()
     fig.suptitle(f"{name} training, per step")
 
+
+def _per_epoch(files: dict, name: str, steps, epochs) -> None:
+  e, window = np.array([r["epoch"] for r in steps]), _window(steps)
+  complete = [r for r in epochs if r["complete"]]
+  partial = [r for r in epochs if not r["complete"]]
   with png(files, FILES[1], 1, 2, figsize=(11, 4)) as (fig, axes):
-    e = np.array([r["epoch"] for r in steps])
     for ax, key, label in (
       (axes[0], "loss", "training loss"),
       (axes[1], "acc", "training accuracy"),
     ):
       y = np.array([r[key] for r in steps])
-      ax.plot(
-        e[window - 1 :],
-        _smooth(y, window),
-        lw=1,
-        alpha=0.6,
-        label=f"per step (mean of {window})" if window > 1 else "per step",
-      )
-      complete = [r for r in epochs if r["complete"]]
-      partial = [r for r in epochs if not r["complete"]]
+      ax.plot(e[window - 1 :], _smooth(y, window), lw=1, alpha=0.6,
+              label=f"per step (mean of {window})" if window > 1 else "per step")  # fmt: skip
       if complete:
-        ax.plot(
-          [r["epoch"] for r in complete],
-          [r[key] for r in complete],
-          "o-",
-          label="mean over each epoch",
-        )
+        ax.plot([r["epoch"] for r in complete], [r[key] for r in complete], "o-",
+                label="mean over each epoch")  # fmt: skip
       if partial:
-        ax.plot(
-          [r["epoch"] for r in partial],
-          [r[key] for r in partial],
-          "o",
-          mfc="none",
-          ms=8,
-          label="mean over the last, partial epoch",
-        )
+        ax.plot([r["epoch"] for r in partial], [r[key] for r in partial], "o", mfc="none", ms=8,
+                label="mean over the last, partial epoch")  # fmt: skip
       ax.legend()
       ax.set(xlabel="epoch", ylabel=label)
       ax.grid(alpha=0.3)
     fig.suptitle(f"{name} training, per epoch")
-
-  with png(files, FILES[2], figsize=(5.5, 4)) as (_, ax):
-    ax.plot(s, [r["epoch"] for r in steps])
-    ax.set(xlabel="step", ylabel="epoch", title="epoch against step")
-    ax.grid(alpha=0.3)
-  rundir.write_outputs(out, files, log)
