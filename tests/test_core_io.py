@@ -36,3 +36,29 @@ def test_damaged_json_is_one_line_naming_the_fix(tmp_path):
   with pytest.raises(ConfigError, match="is damaged.*--overwrite") as e:
     io.read_json(path, "the study file", "pass --overwrite")
   assert "\n" not in str(e.value)
+
+
+def test_uris_need_a_known_scheme_and_its_filesystem(monkeypatch):
+  with pytest.raises(ConfigError, match=r"--out 'foo://x': unknown scheme foo://; pass a local"):
+    io.ensure_writable_dir("foo://x")
+  monkeypatch.setattr(io.importlib.util, "find_spec", lambda name: None)
+  with pytest.raises(ConfigError, match="needs the gcsfs package.*pip install gcsfs"):
+    io.ensure_writable_dir("gs://bucket/run")
+
+
+def test_schema_check_names_the_file_and_what_is_wrong(tmp_path):
+  spec = {"config": {"seeds": list}, "results": {"*": {"*": {"test": [float]}}}}
+  good = {"config": {"seeds": [0]}, "results": {"Net1": {"valid": {"test": [1.0, 2]}}}}
+  assert io.check_schema(good, spec, tmp_path / "s.json", "fix it") is good
+  for bad, problem in (
+    ([], "the top level should be an object, not list"),
+    ({"config": {"seeds": [0]}}, "results is missing"),
+    (
+      {**good, "results": {"Net1": {"valid": {"val": [1.0]}}}},
+      "results.Net1.valid.test is missing",
+    ),
+    ({**good, "results": {"Net1": {"valid": {"test": ["x"]}}}}, "test[0] should be float, not str"),
+  ):
+    with pytest.raises(ConfigError) as e:
+      io.check_schema(bad, spec, tmp_path / "s.json", "fix it")
+    assert problem in str(e.value) and "s.json" in str(e.value) and str(e.value).endswith("fix it.")

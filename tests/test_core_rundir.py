@@ -148,3 +148,17 @@ def test_remove_deletes_only_the_named_outputs(tmp_path):
   (tmp_path / "mine.txt").write_text("keep")
   rundir.remove(tmp_path, ["checkpoints", "a.json", "absent.png"])
   assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
+
+
+def test_a_full_disk_at_the_lock_is_one_line(tmp_path, monkeypatch):
+  real_open = open
+
+  def full(path, *a, **k):
+    if str(path).endswith(rundir.LOCK_NAME):
+      raise OSError(errno.ENOSPC, "No space left on device")
+    return real_open(path, *a, **k)
+
+  monkeypatch.setattr("builtins.open", full)
+  with pytest.raises(ConfigError, match="cannot hold its lock file.*free some space"):
+    with rundir.claim(tmp_path / "out", "padding-study"):
+      pass

@@ -164,6 +164,7 @@ def test_same_settings_merge_other_settings_refused_overwrite_replaces(
   err = capsys.readouterr().err
   assert e.value.code == 2 and err.count("\n") == 1
   assert "--epochs 2 there, 3 here" in err and "--overwrite" in err and "--out" in err
+  assert "--resume" not in err  # it would be refused the same way
   assert json.loads((out / "padding_study.json").read_text()) == merged
   # --overwrite replaces the study
   cli.main(["padding-study", *SMALL, "--epochs", "3", "--out", str(out), "--overwrite"])
@@ -248,3 +249,33 @@ def test_a_process_stopped_mid_configuration_continues_with_the_same_numbers(tmp
   for key in ("val", "test", "epochs"):
     assert got[key] == want[key], key
   assert not saved.exists()  # a finished configuration's checkpoint is removed
+
+
+@pytest.mark.parametrize(
+  "content,problem",
+  [("[]", "should be an object, not list"), (None, "results.Net1.reflect.test is missing")],
+)
+def test_a_study_file_of_the_wrong_shape_is_one_line(small_run, tmp_path, capsys, content, problem):
+  out = tmp_path / "shape"
+  shutil.copytree(small_run, out)
+  path = out / "padding_study.json"
+  if content is None:  # valid JSON, an entry without "test"
+    study = json.loads(path.read_text())
+    del study["results"]["Net1"]["reflect"]["test"]
+    content = json.dumps(study)
+  path.write_text(content)
+  with pytest.raises(SystemExit) as e:
+    cli.main(["padding-study", *SMALL, "--out", str(out)])
+  err = capsys.readouterr().err
+  assert e.value.code == 2 and err.count("\n") == 1 and problem in err, err
+
+
+def test_a_rerun_repairs_missing_outputs_without_training(small_run, tmp_path, monkeypatch):
+  """A figure that could not be written (a full disk) is drawn again by the next run."""
+  out = tmp_path / "repair"
+  shutil.copytree(small_run, out)
+  (out / "padding_study.png").unlink()
+  monkeypatch.setattr(study.train, "train_seeds", lambda *a, **k: pytest.fail("trained"))
+  cli.main(["padding-study", *SMALL, "--out", str(out)])
+  assert (out / "padding_study.png").read_bytes()[:4] == b"\x89PNG"
+  assert (out / "padding_study.json").read_text() == (small_run / "padding_study.json").read_text()

@@ -1,6 +1,11 @@
 """End to end through the CLI on a generated image folder and on mocked tfds data."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import chex
 import jax
@@ -306,3 +311,65 @@ def test_unwritable_checkpoint_dir_names_its_flag(tmp_path, capsys):
     )
   err = capsys.readouterr().err
   assert "--checkpoint-dir" in err and "pass a writable one with --checkpoint-dir" in err
+
+
+def test_other_data_are_refused_with_the_checksum_not_silently_reused(tmp_path, capsys):
+  make_folder(tmp_path / "a", classes=("cat", "ship"), per_class=2, seed=0)
+  make_folder(tmp_path / "b", classes=("cat", "ship"), per_class=2, seed=1)
+  argv = ["--out", tmp_path / "o", "--epochs", 1, "--models", "plain", "--angles", 0]
+  _run(["--data-dir", tmp_path / "a", *argv])
+  capsys.readouterr()
+  with pytest.raises(SystemExit) as e:
+    _run(["--data-dir", tmp_path / "b", *argv])
+  err = capsys.readouterr().err
+  assert e.value.code == 2 and err.count("\n") == 1
+  assert "a trained plain model with other settings (the training images (checksum)" in err
+  # the same images under another name: the same data, reused
+  (tmp_path / "a").rename(tmp_path / "renamed")
+  _run(["--data-dir", tmp_path / "renamed", *argv])
+  assert "plain: restored" in capsys.readouterr().out
+
+
+def test_a_shared_checkpoint_dir_is_locked_before_any_work(tmp_path, capsys):
+  from hw2_jax.core import rundir
+
+  make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
+  with rundir.claim(tmp_path / "ckpt", "rotation-study", "--checkpoint-dir"):
+    with pytest.raises(SystemExit) as e:
+      _run(["--data-dir", tmp_path / "d", "--out", tmp_path / "o", "--checkpoint-dir",
+            tmp_path / "ckpt"])  # fmt: skip
+  err = capsys.readouterr().err
+  assert e.value.code == 2 and "--checkpoint-dir" in err and "in use by another run" in err
+  assert not (tmp_path / "o" / "rotation_study.json").exists()
+
+
+def test_angles_are_reduced_modulo_360_in_float64():
+  images, labels = np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, np.int32)
+  images[:, :8, :, 0] = 255  # a bright top band: rotations move it
+  params = train.init_state(CNN(), 0, 1, 1e-3).params
+  far, near = (train.evaluate(CNN(), params, images, labels, [a]) for a in (1e6 + 90, 10.0))
+  np.testing.assert_array_equal(far, near)  # 1,000,090 degrees is 10 degrees
+  assert train.reduce_angle(1e6 + 90) == 10.0 and train.reduce_angle(-90) == 270.0
+
+
+def test_a_process_stopped_mid_model_continues_with_the_same_numbers(tmp_path):
+  """Ctrl-C to a real process after epoch 1 of 3 (it finishes the epoch and saves), then the
+  same command: the losses and accuracies of an uninterrupted run, bit for bit."""
+  make_folder(tmp_path / "d", classes=("cat", "ship", "frog"), per_class=4)
+  argv = ["rotation-study", "--data-dir", str(tmp_path / "d"), "--epochs", "3", "--batch-size",
+          "4", "--models", "augmented", "--angles", "0", "45", "--checkpoint-every-s", "0"]  # fmt: skip
+  out = tmp_path / "stopped"
+  env = dict(os.environ, HW2_JAX_SYSTEM_MALLOC="1")
+  proc = subprocess.Popen([sys.executable, "-m", "hw2_jax", *argv, "--out", str(out)], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+  deadline = time.monotonic() + 300
+  while not (out / "checkpoints" / "augmented" / "1").is_dir() and time.monotonic() < deadline:
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGINT)
+  _, err = proc.communicate(timeout=120)
+  assert proc.returncode == 130 and "saved after epoch" in err, err
+  main([*argv, "--out", str(out)])
+  main([*argv, "--out", str(tmp_path / "whole")])
+  got, want = (_json(d)["models"]["augmented"] for d in (out, tmp_path / "whole"))
+  for key in ("accuracy_per_seed", "train_loss_per_epoch_per_seed"):
+    assert got[key] == want[key], key

@@ -51,6 +51,7 @@ class Recipe:
 
 
 _RECIPE = Recipe()
+_RUN_ONLY = ("out", "checkpoint_every_s", "resume", "overwrite")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,13 +147,15 @@ class Config:
     return dataclasses.replace(self, out=out)
 
   def record(self, nets=None, conv_types=None) -> dict:
-    """The study's config for its JSON (`nets`/`conv_types`: those it holds)."""
-    return to_json(
+    """The study's config for its JSON (`nets`/`conv_types`: those it holds), without what
+    only steers this run (where it writes, how often it saves)."""
+    record = to_json(
       self,
       nets=list(nets or self.nets),
       conv_types=list(conv_types or self.conv_types),
       seeds=list(range(self.seeds)),
     )
+    return {k: v for k, v in record.items() if k not in _RUN_ONLY}
 
 
 def protocol_of(record: dict) -> str:

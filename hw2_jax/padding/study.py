@@ -115,7 +115,8 @@ def train_and_evaluate(cfg: Config, log=tqdm.write) -> dict:
     if not todo:
       missing = [n for n in report.FILES if not (io.as_path(out) / n).exists()]
       if missing and results:  # e.g. a figure a full disk kept from being written
-        rundir.write_outputs(out, report.outputs(_study(cfg, results)), log)
+        files = report.outputs(report.load(io.as_path(out) / report.JSON))
+        rundir.write_outputs(out, {n: files[n] for n in missing}, log)
       log(
         f"nothing to do: {out} already holds every configuration asked for "
         "(pass --overwrite to train them again)"
