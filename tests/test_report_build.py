@@ -279,7 +279,33 @@ def test_a_damaged_result_file_is_a_one_line_error(tmp_path, capsys, damage, mes
     cli.main(["report", "--results", str(results), "--out", str(tmp_path / "out")])
   err = capsys.readouterr().err.strip()
   assert e.value.code == 2 and message in err and str(path) in err and "\n" not in err
-  assert not (tmp_path / "out/report.md").exists()
+  assert not (tmp_path / "out").exists()  # every input is checked before --out is touched
+
+
+def test_a_folder_of_another_commands_outputs_is_refused(tmp_path, capsys):
+  results = write_tree(tmp_path / "results")
+  out = tmp_path / "out"
+  out.mkdir()
+  (out / "padding_study.json").write_text("{}")
+  with pytest.raises(SystemExit) as e:
+    cli.main(["report", "--results", str(results), "--out", str(out)])
+  err = capsys.readouterr().err.strip()
+  assert e.value.code == 2 and "\n" not in err, err
+  assert "holds the outputs of padding-study, not report" in err and str(out) in err
+  assert sorted(p.name for p in out.iterdir()) == [".hw2_jax.lock", "padding_study.json"]
+
+
+def test_a_second_report_into_its_folder_replaces_the_files(tmp_path):
+  results, out = tmp_path / "results", tmp_path / "out"
+  write_tree(results)
+  first = build.build(Config(results=str(results), out=str(out)), log=lambda line: None)
+  write_tree(results, flip=True)
+  second = build.build(Config(results=str(results), out=str(out)), log=lambda line: None)
+  assert first[build.JSON] != second[build.JSON]
+  for name, data in second.items():
+    assert (out / name).read_bytes() == data, name
+  claims = json.loads((out / build.JSON).read_text())["claims"]
+  assert claims[0]["original"].startswith("does not hold")
 
 
 def test_config_refuses_a_results_folder_without_the_results(tmp_path):

@@ -4,7 +4,7 @@ import dataclasses
 from pathlib import Path
 
 from hw2_jax.core.errors import ConfigError
-from hw2_jax.core.flags import option
+from hw2_jax.core.flags import check, option
 from hw2_jax.report import load
 
 # What the report cannot do without: the homework's own protocol, one rotation study, its GPT run.
@@ -21,7 +21,9 @@ class Config:
   out: str = option("runs/report", "output folder: report.md, report.json and the figures")
 
   def validate(self) -> None:
-    """Refuses a --results folder without the required result files, in one line."""
+    """Refuses, in one line, a flag outside its range (core/flags.check) and a --results folder
+    without the required result files."""
+    check(self)
     results = Path(self.results)
     if not results.is_dir():
       raise ConfigError(

@@ -4,7 +4,7 @@ any other model after them) and a table of every model's `mean [lo, hi]` per ang
 
 import numpy as np
 
-from hw2_jax.core.render import figure, markdown_table
+from hw2_jax.core.render import markdown_table, png
 from hw2_jax.report import stats
 
 ORDER = ("plain", "augmented")  # the homework's Figures 1 and 2
@@ -38,9 +38,10 @@ def figure_name(name: str) -> str:
   return f"rotation_{name}.png"
 
 
-def draw(path, name: str, m: dict, number: int) -> None:
+def draw(files: dict, name: str, m: dict, number: int) -> None:
+  """Figure `number`: model `name`'s accuracy per angle, into `files[figure_name(name)]`."""
   angles = np.asarray(m["angles"], float)
-  with figure(path, figsize=(6.4, 4)) as (_, ax):
+  with png(files, figure_name(name), figsize=(6.4, 4)) as (_, ax):
     label = f"mean of {m['n']} seeds" if m["n"] > 1 else "one seed (no interval)"
     ax.plot(angles, m["mean"], marker="o", color="C0", label=label)
     if m["n"] > 1:
