@@ -877,3 +877,79 @@ def test_bf16_training_stays_close_to_float32():
       losses[precision].append(float(m["loss"]))
   assert losses["fp32"][-1] < losses["fp32"][0]
   np.testing.assert_allclose(losses["bf16"], losses["fp32"], atol=0.02)
+
+
+def test_a_folder_with_any_run_output_is_a_run_and_another_commands_folder_is_refused(
+  story, tmp_path, capsys
+):
+  """A log without checkpoints (the committed results keep no checkpoints) is a run: refused
+  without --overwrite; --overwrite refuses a folder of another command, whose files stay."""
+  out = tmp_path / "results"
+  out.mkdir()
+  (out / "metrics.jsonl").write_text('{"kind": "step", "step": 1}\n')
+  err = _error(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(out)], capsys)
+  assert "holds a gpt-train run; pass --resume to continue it, --overwrite" in err
+  assert (out / "metrics.jsonl").read_text() == '{"kind": "step", "step": 1}\n'
+  rotation = tmp_path / "rotation"
+  (rotation / "checkpoints" / "plain" / "10").mkdir(parents=True)
+  (rotation / "rotation_study.json").write_text("{}")
+  err = _error(
+    ["gpt-train", *TINY, "--txt-file", str(story), "--out", str(rotation), "--overwrite"], capsys
+  )
+  assert "holds the outputs of rotation-study, not gpt-train" in err
+  assert (rotation / "checkpoints" / "plain" / "10").is_dir()
+
+
+def test_sizes_and_a_warmup_that_cannot_work_are_refused_before_work(story, tmp_path, capsys):
+  base = ["gpt-train", *TINY, "--txt-file", str(story), "--out", str(tmp_path / "run")]
+  err = _error([*base, "--eval-iters", "100000000"], capsys)
+  assert "--eval-iters must be <= 100000, got 100000000" in err
+  model_cfg = ModelConfig(vocab_size=65, n_layer=1, n_head=1, n_embd=8, block_size=32)
+  per_iter = train_lib.bytes_per_device(model_cfg, 8, 1, 2) - train_lib.bytes_per_device(
+    model_cfg, 8, 1, 1
+  )
+  assert per_iter == 2 * 4 * 8 * 32  # the fixed evaluation batches are in the estimate
+  err = _error([*base, "--warmup-steps", "1000000000000", "--lr-schedule", "cosine"], capsys)
+  assert "--warmup-steps must be <= 2147483647" in err
+  err = _error([*base, "--warmup-steps", "50", "--lr-schedule", "cosine", "--max-steps", "10"],
+               capsys)  # fmt: skip
+  assert "--warmup-steps 50 is not shorter than the run's 10 steps" in err
+  assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def test_a_binary_txt_file_is_one_line_every_time(tmp_path):
+  """The one-line error and nothing after it (no checkpoint manager left saving): a real
+  process, three times."""
+  binary = tmp_path / "blob.txt"
+  binary.write_bytes(bytes(range(256)) * 64)
+  for i in range(3):
+    r = subprocess.run(
+      [sys.executable, "-m", "hw2_jax", "gpt-train", *TINY, "--txt-file", str(binary), "--out",
+       str(tmp_path / f"z{i}")],
+      capture_output=True, text=True, timeout=300,
+      env=dict(os.environ, HW2_JAX_SYSTEM_MALLOC="1"),
+    )  # fmt: skip
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "is not UTF-8 text" in r.stderr
+
+
+def test_the_plan_the_samples_once_and_generate_finds_the_newest_run(
+  story, tmp_path, capsys, monkeypatch
+):
+  """After the first timed call the run prints its plan (and, past an hour on a CPU, the
+  CPU-sized command); each sample is printed once; gpt-generate without --checkpoint samples
+  from the newest gpt-train run under runs/."""
+  monkeypatch.chdir(tmp_path)
+  monkeypatch.setattr(study_lib, "CPU_HOUR_S", 0.0)
+  main(["gpt-train", *TINY, "--txt-file", str(story), "--max-steps", "6", "--log-every", "2",
+        "--generate-every", "6", "--sample-tokens", "5", "--no-plots"])  # fmt: skip
+  out = capsys.readouterr().out
+  assert out.count("plan: 2 more steps at ") == 1
+  assert "over an hour on this CPU" in out and "--model-type gpt-micro --max-steps 500" in out
+  assert out.count("--- sample 1 at step 6") == 1 and out.count("--- sample 2 at step 6") == 1
+  runs = list((tmp_path / "runs").iterdir())
+  assert len(runs) == 1 and runs[0].name.startswith("gpt-")  # named by the settings that differ
+  main(["gpt-generate", "--max-new-tokens", "3", "--prompt", "the"])
+  captured = capsys.readouterr()
+  assert f"sampling from {Path('runs') / runs[0].name}" in captured.err
+  assert captured.out.startswith("--- sample 1 (step 6)\nthe")

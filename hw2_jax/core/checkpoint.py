@@ -21,6 +21,9 @@ from hw2_jax.core.errors import RunError
 def manager(
   directory, max_to_keep: int | None = 3, best_fn=None, best_mode: str = "min"
 ) -> ocp.CheckpointManager:
+  """A CheckpointManager of `directory` whose removal of a killed save's temporary folders has
+  finished when it is returned (Orbax runs it in a background thread, which, still running
+  when a command stops early with an error, ended the process with a traceback)."""
   options = ocp.CheckpointManagerOptions(
     max_to_keep=max_to_keep,
     create=True,
@@ -30,7 +33,11 @@ def manager(
     cleanup_tmp_directories=True,
   )
   path = directory if io.is_uri(directory) else io.as_path(directory).absolute()
-  return ocp.CheckpointManager(path, options=options)
+  mngr = ocp.CheckpointManager(path, options=options)
+  wait = getattr(mngr, "_maybe_await_cleanup_tmp_directory", None)  # orbax-checkpoint 0.12
+  if wait is not None:
+    wait()
+  return mngr
 
 
 @jax.jit
