@@ -1,12 +1,12 @@
 """`python -m benchmarks [--quick] [--txt-file TINY_SHAKESPEARE]`: every benchmark, tables
 printed and written to --out (default runs/bench; `--out results/bench --overwrite` renews the
-committed record). The GPT recipe benchmark needs tiny Shakespeare (--txt-file); without it,
-it is skipped."""
+committed record). Each benchmark runs in a process of its own, so that its peak memory is its
+own. The GPT recipe benchmark needs tiny Shakespeare (--txt-file); without it, it is
+skipped."""
 
 import argparse
-import importlib
-
-from hw2_jax.core import startup
+import subprocess
+import sys
 
 SUITES = ("benchmarks.padding_step", "benchmarks.gpt_tokens", "benchmarks.gpt_recipe")
 
@@ -29,12 +29,11 @@ def main() -> None:
       if args.txt_file is None:
         print("gpt_recipe skipped: pass --txt-file with tiny Shakespeare to run it")
         continue
-      importlib.import_module(name).main(common + ["--txt-file", args.txt_file])
-    else:
-      importlib.import_module(name).main(common)
+      common = common + ["--txt-file", args.txt_file]
+    status = subprocess.run([sys.executable, "-m", name, *common]).returncode
+    if status:
+      sys.exit(status)
 
 
 if __name__ == "__main__":
-  startup.reexec("benchmarks")
-  startup.init()
   main()

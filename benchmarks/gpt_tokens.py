@@ -15,6 +15,7 @@ benchmark-only dependency (`pip install torch`). Writes gpt_tokens.{json,md} int
 """
 
 import argparse
+import json
 import os
 import platform
 import time
@@ -223,7 +224,7 @@ def main(argv=None) -> dict:
 
   import jax
 
-  from hw2_jax.core import devices, io
+  from hw2_jax.core import devices
   from hw2_jax.core.render import markdown_table
 
   rows = []
@@ -243,7 +244,6 @@ def main(argv=None) -> dict:
     "load_avg_1m_at_end": os.getloadavg()[0],
     "results": rows,
   }
-  io.write_json(f"{args.out}/gpt_tokens.json", result)
   mem = lambda r: " / ".join(f"{v:.2f}" for k, v in r.items() if k.startswith("peak_rss"))
   table = markdown_table(
     [
@@ -277,8 +277,10 @@ def main(argv=None) -> dict:
     f"GPT training step on {result['device']}, batch {args.batch_size} x "
     f"{args.block_size} tokens, median of {args.repeats} calls.\n\n{table}"
   )
-  io.write_text(f"{args.out}/gpt_tokens.md", text)
-  print(text + f"\nwrote {args.out}/gpt_tokens.{{json,md}}")
+  print(text)
+  files = {"gpt_tokens.json": (json.dumps(result, indent=2) + "\n").encode(),
+           "gpt_tokens.md": text.encode()}  # fmt: skip
+  rundir.write_outputs(args.out, files)
   return result
 
 

@@ -23,6 +23,7 @@ fp32 bf16` times both GEMM precisions (core/precision.py) in the same run.
 
 import argparse
 import itertools
+import json
 import time
 from unittest import mock
 
@@ -238,7 +239,12 @@ def main(argv=None) -> None:
     rows.append(row)
     print({k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
     table = _write(out, result)
-  print(table)
+  print(table + f"\nwrote {out}/padding_step.{{json,md}}")
+
+
+def _files(name: str, result: dict, table: str) -> dict:
+  return {f"{name}.json": (json.dumps(result, indent=2) + "\n").encode(),
+          f"{name}.md": table.encode()}  # fmt: skip
 
 
 def _write(out, result: dict) -> str:
@@ -256,8 +262,7 @@ def _write(out, result: dict) -> str:
       [[r["net"], r["conv_type"], r["precision"], *(cell(r, c) for c in cols)] for r in rows],
     )
   )
-  io.write_json(out / "padding_step.json", result)
-  io.write_text(out / "padding_step.md", table)
+  rundir.write_outputs(out, _files("padding_step", result, table), log=lambda *_: None)
   return table
 
 

@@ -53,7 +53,7 @@ CASES = [  # (what breaks, file, text, replacement, tests that must fail)
   ),
   (
     "best checkpoint always the latest",
-    "hw2_jax/gpt/rundir.py",
+    "hw2_jax/gpt/checkpoints.py",
     "    if not loss < self.best_loss:\n      return False\n",
     "",
     ["tests/test_gpt_train.py::test_best_checkpoint_holds_the_lowest_loss_and_resume_keeps_it"],
@@ -62,14 +62,14 @@ CASES = [  # (what breaks, file, text, replacement, tests that must fail)
     "bf16 ignores the causal mask (explicit path)",
     "hw2_jax/gpt/model.py",
     "jnp.where(mask_TxS[None, None],",
-    "jnp.where(mask_TxS[None, None] | (c.dtype == 'bfloat16'),",
+    "jnp.where(mask_TxS[None, None] | (c.precision == 'bf16'),",
     ["tests/test_gpt_model.py"],
   ),
   (
     "bf16 ignores the causal mask (fused path)",
     "hw2_jax/gpt/model.py",
     "is_causal=cache is None,",
-    "is_causal=cache is None and c.dtype != 'bfloat16',",
+    "is_causal=cache is None and cfg.precision != 'bf16',",
     ["tests/test_gpt_model.py"],
   ),
 ]

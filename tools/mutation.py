@@ -65,10 +65,11 @@ class Tests:
   k: str | None = None  # pytest -k expression, to leave out tests that add nothing here
 
 
-# Module -> the tests that claim its behaviour. Restricted to those tests so that a run over
-# all seven modules fits a session on a 2-core CPU.
+# Module -> the tests that claim its behaviour (restricted to those, so that a run stays within
+# hours on a 2-core CPU): the study modules and the core ones every command relies on.
 MODULES = {
   "hw2_jax/padding/train.py": Tests(("tests/test_padding_train.py", "tests/test_padding_cli.py")),
+  "hw2_jax/padding/study.py": Tests(("tests/test_padding_cli.py",)),
   "hw2_jax/rotation/train.py": Tests(
     (
       "tests/test_rotation_train.py",
@@ -84,6 +85,16 @@ MODULES = {
   "hw2_jax/gpt/optimizer.py": Tests(("tests/test_gpt_optimizer.py",)),
   "hw2_jax/gpt/generate.py": Tests(("tests/test_gpt_generate.py",)),
   "hw2_jax/gpt/train.py": Tests(("tests/test_gpt_train.py",)),
+  "hw2_jax/gpt/study.py": Tests(("tests/test_gpt_train.py",)),
+  "hw2_jax/gpt/checkpoints.py": Tests(("tests/test_gpt_train.py", "tests/test_gpt_generate.py")),
+  "hw2_jax/rotation/study.py": Tests(("tests/test_rotation_cli.py",)),
+  "hw2_jax/rotation/model.py": Tests(("tests/test_rotation_model.py",)),
+  "hw2_jax/core/rundir.py": Tests(
+    ("tests/test_core_rundir.py", "tests/test_padding_cli.py", "tests/test_gpt_train.py")
+  ),
+  "hw2_jax/core/flags.py": Tests(
+    ("tests/test_cli.py", "tests/test_padding_cli.py", "tests/test_rotation_cli.py")
+  ),
 }
 
 PRAGMA = "pragma: no mutate"

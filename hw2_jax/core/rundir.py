@@ -197,6 +197,7 @@ def write_outputs(out, files: dict, log=print) -> None:
     for name, data in files.items():
       io.write_bytes(io.as_path(out) / name, data)
   else:
+    io.as_path(out).mkdir(parents=True, exist_ok=True)
     _write_unit(io.as_path(out), files, need)
   names = list(files)
   log(f"wrote {out}/{names[0]}" if len(names) == 1 else f"wrote {out}/{{{','.join(names)}}}")
