@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hw2_jax.core import devices
-from hw2_jax.padding import data, model, train
+from hw2_jax.padding import conv, data, model, train
 from hw2_jax.padding.config import Recipe
 
 TINY = dict(num_train=200, num_val=100, num_test=100)
@@ -321,3 +321,25 @@ def test_evaluate_sums_batch_means_over_several_batches():
     loss, acc = _numpy_metrics(net, jax.tree.map(lambda a, s=s: a[s], params), x, y, 25)
     np.testing.assert_allclose(loss_S[s], loss, rtol=1e-5)
     np.testing.assert_allclose(acc_S[s], acc, rtol=1e-6)
+
+
+def test_paddings_of_one_width_share_one_program_with_the_same_numbers():
+  """fconv, reflect, replicate and circular pad by 2: one net with the padding's mode as data
+  trains all four, compiling nothing after the first, each with exactly the numbers of the net
+  made for that padding alone."""
+  from hw2_jax.core.compile_cache import Compiles
+
+  cfg = Recipe(epochs=2, batch_size=100)
+  splits = data.make_splits(**TINY)
+  shared = model.make_net("Net1", "fconv", shared=True)
+  together = {"fconv": train.train_seeds(shared, cfg, splits, [0, 1], mode=jnp.int32(0))}
+  start = Compiles.start()
+  for conv_type in ("reflect", "replicate", "circular"):
+    assert model.make_net("Net1", conv_type, shared=True) == shared
+    mode = jnp.int32(conv.mode_of(conv_type))
+    together[conv_type] = train.train_seeds(shared, cfg, splits, [0, 1], mode=mode)
+  assert Compiles.since(start)["programs"] == 0
+  for conv_type, got in together.items():
+    alone = train.train_seeds(model.make_net("Net1", conv_type), cfg, splits, [0, 1])
+    for a, b in zip(got, alone):
+      np.testing.assert_array_equal(a, b)

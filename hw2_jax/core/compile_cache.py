@@ -37,3 +37,39 @@ def enable(env=os.environ) -> Path | None:
   jax.config.update("jax_compilation_cache_dir", str(path))
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
   return path
+
+
+class Compiles:
+  """How many XLA programs were built since `start()` (compiled, or loaded from the cache) and
+  the seconds that took, from JAX's monitoring events. One listener for the process."""
+
+  programs, seconds, cache_hits = 0, 0.0, 0
+  _listening = False
+
+  @classmethod
+  def _on_duration(cls, event: str, duration: float, **_) -> None:
+    if event == "/jax/core/compile/backend_compile_duration":
+      cls.programs += 1
+      cls.seconds += duration
+
+  @classmethod
+  def _on_event(cls, event: str, **_) -> None:
+    if event == "/jax/compilation_cache/cache_hits":
+      cls.cache_hits += 1
+
+  @classmethod
+  def start(cls) -> tuple:
+    if not cls._listening:
+      jax.monitoring.register_event_duration_secs_listener(cls._on_duration)
+      jax.monitoring.register_event_listener(cls._on_event)
+      cls._listening = True
+    return cls.programs, cls.seconds, cls.cache_hits
+
+  @classmethod
+  def since(cls, start: tuple) -> dict:
+    programs, seconds, hits = start
+    return {
+      "programs": cls.programs - programs,
+      "seconds": round(cls.seconds - seconds, 1),
+      "from_cache": cls.cache_hits - hits,
+    }

@@ -41,6 +41,7 @@ PADDINGS = {
   "circular": ("wrap", 2),
 }
 CONV_TYPES = tuple(PADDINGS)
+MODES = ("constant", "reflect", "edge", "wrap")  # jnp.pad's names; an index into it is data
 KERNEL = 3
 # The weight-gradient GEMM gets its K rows zero-padded to a multiple of this: with the first
 # layer's K = 27 it ran at 67 GFLOP/s, with 32 at 109 (XLA:CPU's YNNPACK GEMM, 2-core sandbox).
@@ -55,14 +56,31 @@ def jnp_pad(x_CHWN: jax.Array, conv_type: str) -> jax.Array:
   return jnp.pad(x_CHWN, ((0, 0), (width, width), (width, width), (0, 0)), mode=mode)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
 def pad(x_CHWN: jax.Array, conv_type: str) -> jax.Array:
-  """`jnp_pad` with a hand-written VJP that adds each border back onto the rows it copied.
+  """`jnp_pad` with a hand-written VJP that adds each border back onto the rows it copied
+  (`pad_as` with the padding's width and mode).
 
   jnp.pad's own transpose builds full-size tensors for each border (four extra passes over
   the padded gradient for `replicate`); here every border is a few rows added in place.
   """
-  return jnp_pad(x_CHWN, conv_type)
+  mode, width = PADDINGS[conv_type]
+  return pad_as(x_CHWN, jnp.int32(MODES.index(mode)), width)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def pad_as(x_CHWN: jax.Array, mode: jax.Array, width: int) -> jax.Array:
+  """Pads the spatial axes by `width` in MODES[mode]. `mode` is data (an int32 the program
+  branches on, `lax.switch`), not part of the program: every padding of one width trains with
+  one compiled program (fconv, reflect, replicate and circular all pad by 2)."""
+  return _pad_as(x_CHWN, mode, width)
+
+
+def _pad_as(x_CHWN, mode, width):
+  if width == 0:
+    return x_CHWN
+  pads = ((0, 0), (width, width), (width, width), (0, 0))
+  branches = [functools.partial(jnp.pad, pad_width=pads, mode=m) for m in MODES]
+  return jax.lax.switch(mode, branches, x_CHWN)
 
 
 def _fold_borders(g, axis, mode, width):
@@ -95,16 +113,19 @@ def _fold_borders(g, axis, mode, width):
   raise ValueError(f"unknown padding mode {mode!r}")
 
 
-def _pad_fwd(x_CHWN, conv_type):
-  return jnp_pad(x_CHWN, conv_type), None
+def _pad_as_fwd(x_CHWN, mode, width):
+  return _pad_as(x_CHWN, mode, width), mode
 
 
-def _pad_bwd(conv_type, _, g_CHWN):
-  mode, width = PADDINGS[conv_type]
-  return (_fold_borders(_fold_borders(g_CHWN, 1, mode, width), 2, mode, width),)
+def _pad_as_bwd(width, mode, g_CHWN):
+  if width == 0:
+    return g_CHWN, None
+  fold = lambda m, g: _fold_borders(_fold_borders(g, 1, m, width), 2, m, width)
+  branches = [functools.partial(fold, m) for m in MODES]
+  return jax.lax.switch(mode, branches, g_CHWN), None
 
 
-pad.defvjp(_pad_fwd, _pad_bwd)
+pad_as.defvjp(_pad_as_fwd, _pad_as_bwd)
 
 
 def output_size(size: int, conv_type: str, stride: int, kernel: int = KERNEL) -> int:
@@ -190,6 +211,19 @@ def padded_conv(
 ) -> jax.Array:
   """Pads as `conv_type` says, then a VALID 3x3 cross-correlation (as torch.nn.Conv2d)."""
   return valid_conv(pad(x_CHWN, conv_type), w_HWIO, stride, precision)
+
+
+def padded_conv_as(
+  x_CHWN: jax.Array, w_HWIO: jax.Array, stride: int, width: int, mode: jax.Array,
+  precision: str = "fp32",
+) -> jax.Array:  # fmt: skip
+  """`padded_conv` with the padding's mode as data (`pad_as`)."""
+  return valid_conv(pad_as(x_CHWN, mode, width), w_HWIO, stride, precision)
+
+
+def mode_of(conv_type: str) -> int:
+  """The index into MODES of `conv_type`'s padding."""
+  return MODES.index(PADDINGS[conv_type][0])
 
 
 def reference_conv(

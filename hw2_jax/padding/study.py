@@ -12,14 +12,16 @@ refused unless --overwrite.
 import contextlib
 import time
 
+import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
 from hw2_jax.core import checkpoint, devices, interrupt, io, memory, rundir
+from hw2_jax.core.compile_cache import Compiles
 from hw2_jax.core.errors import Interrupted
 from hw2_jax.padding import data, report, train
 from hw2_jax.padding.config import COMMAND, DECIDING, Config, saved_settings
-from hw2_jax.padding.conv import CONV_TYPES, output_size
+from hw2_jax.padding.conv import CONV_TYPES, mode_of, output_size
 from hw2_jax.padding.model import CHANNELS, NETS, STRIDES, final_size, make_net
 
 CHECKPOINTS = "checkpoints"
@@ -139,8 +141,10 @@ def train_and_evaluate(cfg: Config, log=tqdm.write) -> dict:
 
 
 def _train(cfg: Config, out, results: dict, todo, mesh, stop, log) -> dict:
-  """Trains the `todo` configurations into `results` (in place), writing after each one."""
+  """Trains the `todo` configurations into `results` (in place), writing after each one; the
+  study records the programs this run compiled and the seconds that took."""
   splits = data.make_splits(cfg.num_train, cfg.num_val, cfg.num_test, cfg.protocol)
+  compiles = Compiles.start()
   total = sum(map(len, results.values())) + len(todo)
   with tqdm(
     total=len(todo),
@@ -162,18 +166,23 @@ def _train(cfg: Config, out, results: dict, todo, mesh, stop, log) -> dict:
           "in progress was finished first); run the same command again to continue."
         ) from None
       results.setdefault(net, {})[conv_type] = entry
-      rundir.write_outputs(out, report.outputs(_study(cfg, results)), log)
+      study = {**_study(cfg, results), "compile": Compiles.since(compiles)}
+      rundir.write_outputs(out, report.outputs(study), log)
       if devices.is_main_process():
         rundir.remove(io.as_path(out) / CHECKPOINTS, [f"{net}-{conv_type}"])
         with contextlib.suppress(OSError):
           (io.as_path(out) / CHECKPOINTS).rmdir()  # when it was the last one
       study_bar.update()
-  return _study(cfg, results)
+  log(f"compiled {study['compile']['programs']} programs in {study['compile']['seconds']:.0f} s "
+      f"({study['compile']['from_cache']} from the compilation cache)")  # fmt: skip
+  return study
 
 
 def _train_one(cfg: Config, out, net: str, conv_type: str, splits, mesh, stop, log) -> dict:
   """One configuration's seeds, from its checkpoint if it has one; its JSON entry."""
-  model, recipe = make_net(net, conv_type, cfg.precision), cfg.recipe()
+  # One net per padding width (and one compiled program), the padding's mode as data.
+  model, recipe = make_net(net, conv_type, cfg.precision, shared=True), cfg.recipe()
+  mode = jnp.int32(mode_of(conv_type))
   state = train.initial_state(model, recipe, range(cfg.seeds), (32, 32, 3), mesh)
   mngr = checkpoint.manager(_checkpoint_dir(out, net, conv_type), max_to_keep=1)
   start, before = 0, 0.0
@@ -212,7 +221,7 @@ def _train_one(cfg: Config, out, net: str, conv_type: str, splits, mesh, stop, l
     try:
       res = train.train_seeds(
         model, recipe, splits, range(cfg.seeds), mesh=mesh, state=state, start=start,
-        on_epoch=on_epoch, stop=stop,
+        on_epoch=on_epoch, stop=stop, mode=mode,
       )  # fmt: skip
     except train.Stopped as s:
       save(s.epoch, s.state, meta(), force=True)

@@ -68,14 +68,20 @@ def to_batches(x: np.ndarray, batch_size: int) -> np.ndarray:
 def init_state(model: nn.Module, cfg: Recipe, seeds, image_shape) -> SeedsState:
   """Seed s's parameters are `model.init(key(s), x)`'s, made without running the model.
 
-  `lazy_init` evaluates only the parameter initialisers: `init` also ran the forward pass op
-  by op, compiling each op for each new shape (all 12 study configurations: 18 s on the 2-core
-  CPU with `init`, 11 s with `lazy_init`; on a GPU each new GEMM shape is also autotuned).
+  `lazy_init` evaluates only the parameter initialisers, and the whole state is one jitted
+  program: run op by op, initialising compiled a program for every operation and shape
+  (about 60 of the study's compilations; each GEMM shape autotuned on a GPU).
   """
+  return _init_state(model, cfg, jnp.asarray(seeds), tuple(image_shape))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 3))
+def _init_state(model: nn.Module, cfg: Recipe, seeds_S, image_shape) -> SeedsState:
   x_1HWC = jax.ShapeDtypeStruct((1, *image_shape), jnp.float32)
-  init = lambda seed: model.lazy_init(jax.random.key(seed), x_1HWC)["params"]
-  params = jax.vmap(init)(jnp.asarray(seeds))
-  num = len(seeds)
+  mode = jnp.int32(0)  # the parameters do not depend on the padding's mode
+  init = lambda seed: model.lazy_init(jax.random.key(seed), x_1HWC, mode)["params"]
+  params = jax.vmap(init)(seeds_S)
+  num = seeds_S.shape[0]
   return SeedsState(
     params=params,
     opt_state=jax.vmap(optimizer(cfg).init)(params),
@@ -89,17 +95,17 @@ def init_state(model: nn.Module, cfg: Recipe, seeds, image_shape) -> SeedsState:
   )
 
 
-def _loss(params, model, x_BHWC, y_B):
-  logits_Bx2 = model.apply({"params": params}, x_BHWC)
+def _loss(params, model, x_BHWC, y_B, mode=None):
+  logits_Bx2 = model.apply({"params": params}, x_BHWC, mode)
   return optax.softmax_cross_entropy_with_integer_labels(logits_Bx2, y_B).mean()
 
 
-def evaluate(params, model, x_KBHWC, y_KB):
+def evaluate(params, model, x_KBHWC, y_KB, mode=None):
   """Per seed: (sum of batch-mean losses / number of images, accuracy in %), as the original."""
 
   def batch(carry, xy):
     x_BHWC, y_B = xy
-    logits_SxBx2 = jax.vmap(lambda p: model.apply({"params": p}, x_BHWC))(params)
+    logits_SxBx2 = jax.vmap(lambda p: model.apply({"params": p}, x_BHWC, mode))(params)
     y_SxB = jnp.broadcast_to(y_B, logits_SxBx2.shape[:2])
     loss_S = optax.softmax_cross_entropy_with_integer_labels(logits_SxBx2, y_SxB).mean(-1)
     correct_S = (logits_SxBx2.argmax(-1) == y_B).sum(-1)
@@ -118,12 +124,12 @@ def _masked(active_S, new, old):
   )
 
 
-def train_epoch(state: SeedsState, model, cfg: Recipe, x_KBHWC, y_KB) -> SeedsState:
+def train_epoch(state: SeedsState, model, cfg: Recipe, x_KBHWC, y_KB, mode=None) -> SeedsState:
   """One epoch over the fixed batch order; seeds that stopped keep their parameters."""
   tx = optimizer(cfg)
 
   def seed_step(params, opt_state, x_BHWC, y_B):
-    grads = jax.grad(_loss)(params, model, x_BHWC, y_B)
+    grads = jax.grad(_loss)(params, model, x_BHWC, y_B, mode)
     updates, opt_state = tx.update(grads, opt_state, params)
     return optax.apply_updates(params, updates), opt_state
 
@@ -153,17 +159,17 @@ def early_stopping(state: SeedsState, val_loss_S, val_acc_S, patience: int) -> S
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cfg"), donate_argnums=0)
-def epoch_step(state: SeedsState, model, cfg: Recipe, train, val):
+def epoch_step(state: SeedsState, model, cfg: Recipe, train, val, mode=None):
   """Train one epoch, validate, apply early stopping: the whole hot path, jitted once."""
-  state = train_epoch(state, model, cfg, *train)
-  val_loss_S, val_acc_S = evaluate(state.params, model, *val)
+  state = train_epoch(state, model, cfg, *train, mode)
+  val_loss_S, val_acc_S = evaluate(state.params, model, *val, mode)
   state = early_stopping(state, val_loss_S, val_acc_S, cfg.patience)
   return state, EpochMetrics(val_loss_S, val_acc_S, state.active)
 
 
 @functools.partial(jax.jit, static_argnames="model")
-def test_accuracy(params, model, x_KBHWC, y_KB):
-  return evaluate(params, model, x_KBHWC, y_KB)[1]
+def test_accuracy(params, model, x_KBHWC, y_KB, mode=None):
+  return evaluate(params, model, x_KBHWC, y_KB, mode)[1]
 
 
 class SeedsResult(NamedTuple):
@@ -207,6 +213,7 @@ def train_seeds(
   state: SeedsState | None = None,
   start: int = 0,
   stop=None,
+  mode=None,
 ) -> SeedsResult:
   """Trains one model per seed on `splits` (make_splits' dict), all seeds at once.
 
@@ -214,7 +221,8 @@ def train_seeds(
   their number does not divide the device count, extra seeds are trained and dropped from the
   result. `state` (from `initial_state`, or restored) after `start` epochs continues a run.
   `on_epoch(epoch, metrics, state)` sees each epoch's metrics as numpy arrays (all seeds) and
-  the state after it (device arrays, sharded over `mesh`). `stop` (core/interrupt) is asked
+  the state after it (device arrays, sharded over `mesh`). `mode` is the padding's mode (conv.py)
+  for a net made with `make_net(..., shared=True)`. `stop` (core/interrupt) is asked
   after each epoch; when it says stop, `Stopped` is raised with the state.
   """
   mesh = devices.mesh("seeds") if mesh is None else mesh
@@ -229,7 +237,7 @@ def train_seeds(
     if stop is not None:
       stop.running(seconds)
     t0 = time.perf_counter()
-    state, metrics = epoch_step(state, model, cfg, train, val)
+    state, metrics = epoch_step(state, model, cfg, train, val, mode)
     metrics = devices.fetch(metrics)
     seconds = time.perf_counter() - t0
     if on_epoch is not None:
@@ -239,9 +247,9 @@ def train_seeds(
       raise Stopped(epoch + 1, state)
     if done:
       break
-  test_acc = test_accuracy(state.best_params, model, *test)
+  test_acc = test_accuracy(state.best_params, model, *test, mode)
   similar_acc = (
-    test_accuracy(state.best_params, model, *batched(splits["similar"]))
+    test_accuracy(state.best_params, model, *batched(splits["similar"]), mode)
     if "similar" in splits
     else None
   )
