@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hw2_jax import cli
-from hw2_jax.padding import study
+from hw2_jax.padding import conv, study
 
 SMALL = [
   "--rounds",
@@ -52,7 +52,8 @@ def test_writes_the_four_files_with_the_schema(small_run):
     "padding_study.png",
   ]
   result = json.loads((small_run / "padding_study.json").read_text())
-  assert set(result) == {"config", "device", "results"}
+  assert set(result) == {"config", "device", "results", "compile"}
+  assert result["compile"]["programs"] >= 2  # the initial state, the epoch step, the test
   cfg = result["config"]
   assert (cfg["epochs"], cfg["patience"], cfg["batch_size"], cfg["precision"]) == (
     2,
@@ -144,15 +145,15 @@ def test_same_settings_merge_other_settings_refused_overwrite_replaces(
   shutil.copytree(small_run, out)
   trained = []
 
-  def fake_train(model, *a, **k):
-    trained.append(model.conv_type)
+  def fake_train(model, *a, mode, **k):
+    trained.append(conv.MODES[int(mode)] if model.width == 2 else model.width)
     return _fake_result()
 
   monkeypatch.setattr(study.train, "train_seeds", fake_train)
   before = json.loads((out / "padding_study.json").read_text())["results"]["Net1"]["reflect"]
   # same settings, one configuration more: the kept one is not retrained
   cli.main(["padding-study", *SMALL[:-1], "reflect", "valid", "--out", str(out)])
-  assert trained == ["valid"]
+  assert trained == [0]  # valid: width 0
   merged = json.loads((out / "padding_study.json").read_text())
   assert merged["results"]["Net1"]["reflect"] == before
   assert set(merged["results"]["Net1"]) == {"reflect", "valid"}
