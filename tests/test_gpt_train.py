@@ -598,7 +598,7 @@ def _error(argv, capsys, status=2):
   err = capsys.readouterr().err
   if status == 130:
     ack, err = err.strip().split("\n", 1)
-    assert ack.startswith("Ctrl-C: stopping after the current device call (about "), ack
+    assert ack.startswith("Ctrl-C: stopping after the current device call"), ack
     err += "\n"
   assert e.value.code == status and err.count("\n") == 1, err
   return err

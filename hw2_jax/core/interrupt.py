@@ -52,9 +52,10 @@ class StopRequests:
     self.count += 1
     name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
     if self.count == 1:
+      wait = f" (about {self.remaining_s():.0f} s)" if self._call[1] else ""
       print(
-        f"\n{name}: stopping after {self.what} (about {self.remaining_s():.0f} s) and saving; "
-        "press Ctrl-C again to stop at once (losing the work since the last save).",
+        f"\n{name}: stopping after {self.what}{wait} and saving; press Ctrl-C again to stop "
+        "at once (losing the work since the last save).",
         file=sys.stderr,
         flush=True,
       )
