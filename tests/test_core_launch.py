@@ -4,6 +4,7 @@ a failing process stops the launch."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -188,3 +189,26 @@ def test_launch_needs_a_command(capsys):
   with pytest.raises(SystemExit) as e:
     cli.main(["launch", "--processes", "2"])
   assert e.value.code == 2 and "needs a command after --" in capsys.readouterr().err
+
+
+def test_sigterm_to_launch_lets_every_process_save_and_say_so(tmp_path):
+  """A scheduler's SIGTERM to `launch`: every process finishes its epoch, the configuration in
+  training is saved (a collective save), each says what it kept, and the launch exits 130."""
+  out = tmp_path / "out"
+  args = [*PADDING[:4], "50", *PADDING[5:], "--checkpoint-every-s", "0", "--out", str(out)]
+  proc = subprocess.Popen(
+    [sys.executable, "-m", "hw2_jax", "launch", "--processes", "2", "--", *args],
+    cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    env=dict(os.environ, HW2_JAX_SYSTEM_MALLOC="1"),
+  )  # fmt: skip
+  saved = out / "checkpoints" / "Net1-reflect"
+  deadline = time.monotonic() + 400
+  while not (saved.is_dir() and any(p.name.isdigit() for p in saved.iterdir())):
+    assert time.monotonic() < deadline and proc.poll() is None
+    time.sleep(0.1)
+  proc.send_signal(signal.SIGTERM)
+  said, _ = proc.communicate(timeout=300)
+  assert proc.returncode == 130, said
+  assert "launch: stopping the 2 running processes; each saves what it has first" in said
+  assert "[0] interrupted (SIGTERM)" in said and "saved after epoch" in said, said
+  assert any(p.name.isdigit() for p in saved.iterdir())
