@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -373,3 +374,19 @@ def test_a_process_stopped_mid_model_continues_with_the_same_numbers(tmp_path):
   got, want = (_json(d)["models"]["augmented"] for d in (out, tmp_path / "whole"))
   for key in ("accuracy_per_seed", "train_loss_per_epoch_per_seed"):
     assert got[key] == want[key], key
+
+
+def test_a_study_whose_checkpoints_are_gone_is_not_trained_over(tmp_path, capsys):
+  """The committed results keep no checkpoints: a rerun into them is refused, not retrained."""
+  make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
+  argv = ["--data-dir", tmp_path / "d", "--out", tmp_path / "o", "--epochs", 1, "--models",
+          "plain", "--angles", 0]  # fmt: skip
+  _run(argv)
+  before = (tmp_path / "o" / "rotation_study.json").read_text()
+  shutil.rmtree(tmp_path / "o" / "checkpoints")
+  capsys.readouterr()
+  with pytest.raises(SystemExit) as e:
+    _run(argv)
+  err = capsys.readouterr().err
+  assert e.value.code == 2 and "holds a rotation study whose plain checkpoints are gone" in err
+  assert (tmp_path / "o" / "rotation_study.json").read_text() == before

@@ -88,17 +88,22 @@ def _plan(cfg: Config, out, data: dict) -> tuple[Config, dict]:
     if diffs:
       flag = "--checkpoint-dir" if cfg.checkpoint_dir else "--out"
       rundir.refuse(cfg.checkpoints, f"a trained {name} model", diffs, flag=flag)
-  _check_evaluation(cfg, out, data)
+  _check_evaluation(cfg, out, data, found)
   return cfg, {m: found.get(m, (0, None)) for m in dict.fromkeys([*cfg.models, *found])}
 
 
-def _check_evaluation(cfg: Config, out, data: dict) -> None:
+def _check_evaluation(cfg: Config, out, data: dict, found: dict) -> None:
   """Refuses to replace a study evaluated otherwise (other angles, test images) unless asked
-  to re-evaluate (--eval-only)."""
+  to re-evaluate (--eval-only), or one whose models' checkpoints are gone (the committed
+  results keep none: training them again would replace them)."""
   path = io.as_path(out) / report.JSON
   if not path.exists():
     return
-  saved = report.load(path)["config"]
+  study = report.load(path)
+  gone = [m for m in study["models"] if m not in found]
+  if gone:
+    rundir.refuse(out, f"a rotation study whose {', '.join(gone)} checkpoints are gone")
+  saved = study["config"]
   ours = {"test_sha256": data["test_sha256"], "test_limit": cfg.test_limit}
   ours["angles"] = cfg.record()["angles"]
   names = {"test_sha256": "the test images (checksum)"}
