@@ -46,10 +46,11 @@ class RunCheckpoints:
       )
     if has_outputs(out) and not (cfg.resume or cfg.overwrite):
       rundir.refuse(out, "a gpt-train run", resume="--resume")
-    if cfg.overwrite:
-      if devices.is_main_process():
-        rundir.remove(out, OUTPUTS)
-      devices.barrier("gpt-overwrite")
+    if cfg.overwrite and devices.is_main_process():
+      rundir.remove(out, OUTPUTS)
+    # Every process has looked at the folder before process 0 writes to it (its checkpoint
+    # folders would otherwise make a later-looking process see "a gpt-train run").
+    devices.barrier("gpt-checked")
     self.last = checkpoint.manager(
       io.as_path(out) / "checkpoints" / "last", max_to_keep=cfg.keep_checkpoints
     )

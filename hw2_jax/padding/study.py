@@ -112,6 +112,7 @@ def train_and_evaluate(cfg: Config, log=tqdm.write) -> dict:
   )
   with rundir.claim(cfg.out, COMMAND) as out:
     results = _previous(out, cfg)
+    devices.barrier("padding-checked")  # every process has read --out before process 0 writes
     todo = [(n, c) for n in cfg.nets for c in cfg.conv_types if c not in results.get(n, {})]
     kept = sum(map(len, results.values()))
     if not todo:

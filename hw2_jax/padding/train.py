@@ -247,20 +247,11 @@ def train_seeds(
       raise Stopped(epoch + 1, state)
     if done:
       break
-  test_acc = test_accuracy(state.best_params, model, *test, mode)
-  similar_acc = (
-    test_accuracy(state.best_params, model, *batched(splits["similar"]), mode)
-    if "similar" in splits
-    else None
-  )
+  accuracy = lambda split: test_accuracy(state.best_params, model, *split, mode)
+  similar_acc = accuracy(batched(splits["similar"])) if "similar" in splits else None
   n = len(list(seeds))
   val_acc, test_acc, epochs, diverged, similar_acc = devices.fetch(
-    (state.val_acc, test_acc, state.epochs, state.diverged, similar_acc)
+    (state.val_acc, accuracy(test), state.epochs, state.diverged, similar_acc)
   )
-  return SeedsResult(
-    val_acc[:n],
-    test_acc[:n],
-    epochs[:n],
-    diverged[:n],
-    None if similar_acc is None else similar_acc[:n],
-  )
+  similar_acc = None if similar_acc is None else similar_acc[:n]
+  return SeedsResult(val_acc[:n], test_acc[:n], epochs[:n], diverged[:n], similar_acc)

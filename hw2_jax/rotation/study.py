@@ -139,6 +139,7 @@ def _run(cfg: Config, out, log) -> dict:
   wall_start = time.perf_counter()
   data = _data(cfg, log)
   cfg, plan = _plan(cfg, out, data)
+  devices.barrier("rotation-checked")  # every process has read --out before process 0 writes
   mesh = devices.mesh("seeds")
   memory.check_fits(
     bytes_per_device(cfg, len(data["train"][1]), mesh),
