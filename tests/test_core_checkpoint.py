@@ -38,3 +38,19 @@ def test_damaged_checkpoint_names_the_step_to_fall_back_to(tmp_path):
       f.write_bytes(b"\x00garbage" * 3)
   with pytest.raises(RunError, match=r"c/2 is damaged .*remove .*c/2 to fall back to step 1"):
     checkpoint.restore(checkpoint.manager(tmp_path / "c"), STATE)
+
+
+def test_a_save_that_fails_is_one_line_naming_the_folder(tmp_path, monkeypatch):
+  """A full disk inside Orbax (any exception of its save) becomes one RunError line."""
+  mngr = checkpoint.manager(tmp_path / "c")
+
+  def full(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+  monkeypatch.setattr(mngr, "save", full)
+  with pytest.raises(RunError) as e:
+    checkpoint.save(mngr, 3, STATE, {})
+  message = str(e.value)
+  assert message.startswith(f"could not save checkpoint step 3 in {mngr.directory}")
+  assert "No space left on device" in message and "free some space" in message
+  assert "\n" not in message

@@ -516,6 +516,8 @@ def test_a_text_of_exactly_one_batch_is_enough(story, tmp_path, monkeypatch):
     (["--sample-prompt", ""], "--sample-prompt is empty"),
     (["--train-batch-size", "5000"], "too few for one batch"),
     (["--sample-prompt", "Zebra"], "--sample-prompt: "),
+    (["--seed", "1e23"], "argument --seed: invalid int value: '1e23'"),
+    (["--seed", str(2**70)], "--seed must be <= 2147483647"),
   ],
 )
 def test_train_rejects_bad_flags_before_work(flags, message, story, tmp_path, capsys):
@@ -953,3 +955,28 @@ def test_the_plan_the_samples_once_and_generate_finds_the_newest_run(
   captured = capsys.readouterr()
   assert f"sampling from {Path('runs') / runs[0].name}" in captured.err
   assert captured.out.startswith("--- sample 1 (step 6)\nthe")
+
+
+def test_a_failure_after_training_keeps_the_trained_state(story, tmp_path, monkeypatch):
+  """The last checkpoint is saved before the final evaluation: an evaluation that fails (here
+  on purpose; out of memory in real life) loses no training."""
+
+  def fail(self, state, step):
+    raise MemoryError("RESOURCE_EXHAUSTED: out of memory in the final evaluation")
+
+  monkeypatch.setattr(study_lib._Events, "evaluate", fail)
+  out = tmp_path / "run"
+  with pytest.raises(MemoryError):
+    _train(story, out, "--max-steps", "4", "--checkpoint-every", "100")
+  mngr = checkpoint.manager(out / "checkpoints" / "last")
+  assert mngr.all_steps() == [4]
+  mngr.close()
+
+
+def test_gpt_plot_names_a_metrics_record_of_the_wrong_shape(story, tmp_path, capsys):
+  out = tmp_path / "run"
+  _train(story, out, "--max-steps", "4")
+  with open(out / "metrics.jsonl", "a") as f:
+    f.write(json.dumps({"kind": "step", "step": 5, "epoch": 0.1}) + "\n")  # no loss, no acc
+  err = _error(["gpt-plot", "--run", str(out)], capsys)
+  assert "metrics.jsonl line " in err and "loss" in err and "gpt-train run" in err
