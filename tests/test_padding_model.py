@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hw2_jax.padding import model
+from hw2_jax.padding import conv, model
 from hw2_jax.padding.conv import CONV_TYPES, PADDINGS
 
 FINAL = {"valid": 2, "sconv": 4, "fconv": 6, "reflect": 6, "replicate": 6, "circular": 6}
@@ -86,10 +86,30 @@ def test_equals_channel_last_xla_convolution_net(net, conv_type):
   m = model.make_net(net, conv_type)
   x = jax.random.uniform(jax.random.key(1), (4, 32, 32, 3))
   y = jnp.array([0, 1, 1, 0])
-  params = m.init(jax.random.key(0), x)["params"]
+  params = jax.jit(m.init)(jax.random.key(0), x)["params"]
   loss = lambda f: lambda p: -jnp.mean(jax.nn.log_softmax(f(p))[jnp.arange(4), y])
   ours = loss(lambda p: m.apply({"params": p}, x))
   ref = loss(lambda p: _channel_last_xla_logits(p, x, net, conv_type))
   chex.assert_trees_all_close(
-    jax.value_and_grad(ours)(params), jax.value_and_grad(ref)(params), atol=1e-5, rtol=1e-4
+    jax.jit(jax.value_and_grad(ours))(params),
+    jax.jit(jax.value_and_grad(ref))(params),
+    atol=1e-5,
+    rtol=1e-4,
   )
+
+
+@pytest.mark.parametrize("net", ["Net1", "Net2"])
+def test_the_shared_net_of_a_width_equals_each_paddings_own_net(net):
+  """The net with the padding's mode as data (one program for every padding of width 2) has,
+  for each padding's mode, the loss and gradients of the net made for that padding."""
+  x = jax.random.uniform(jax.random.key(1), (4, 32, 32, 3))
+  y = jnp.array([0, 1, 1, 0])
+  shared = model.make_net(net, "fconv", shared=True)
+  params = jax.jit(shared.init)(jax.random.key(0), x, jnp.int32(0))["params"]
+  loss = lambda logits: -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(4), y])
+  grads = jax.jit(jax.value_and_grad(lambda p, m: loss(shared.apply({"params": p}, x, m))))
+  for conv_type in ("fconv", "reflect", "replicate", "circular"):
+    own = model.make_net(net, conv_type)
+    want = jax.jit(jax.value_and_grad(lambda p, own=own: loss(own.apply({"params": p}, x))))(params)
+    got = grads(params, jnp.int32(conv.mode_of(conv_type)))
+    chex.assert_trees_all_equal(got, want)
