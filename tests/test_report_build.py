@@ -213,7 +213,7 @@ def test_missing_clean_study_and_rotation_seeds_are_sentences(tmp_path):
   numbers, md = make_report(tmp_path, clean=False, seeds_rotation=False)
   assert "The clean-protocol study is not run yet: `python -m experiments.padding_study" in md
   assert set(numbers["padding"]) == {"original"} and numbers["claims"][0]["clean"] == "not run"
-  assert "The study over several seeds is not run yet: `make rotation-study" in md
+  assert "The study over several seeds is not run yet: `python -m experiments.rotation_seeds" in md
   assert "(n = 1)" in md
   assert numbers["rotation"]["plain"]["n"] == 1 and numbers["rotation"]["plain"]["ci95"][0] is None
 
@@ -229,7 +229,7 @@ def test_rotation_bands_over_seeds_for_every_model(report):
     assert got["mean"] == pytest.approx(per_seed.mean(0))
     assert np.ravel(got["ci95"]) == pytest.approx(np.ravel([t_interval(c) for c in per_seed.T]))
     assert f"rotation_{name}.png" in md
-  assert "not run yet: `make rotation-study" not in md
+  assert "not run yet: `python -m experiments.rotation_seeds" not in md
 
 
 def test_gpt_losses_in_nats_and_bits_and_the_awaited_run(report):
