@@ -9,6 +9,10 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from hw2_jax.core import interrupt
+
 ROOT = Path(__file__).parents[1]
 TINY = ["--model-type", "gpt-nano", "--n-layer", "1", "--n-head", "2", "--n-embd", "16",
         "--block-size", "16", "--train-batch-size", "8", "--no-progress"]  # fmt: skip
@@ -51,3 +55,18 @@ def test_a_stop_is_answered_at_once_and_honoured_after_the_device_call(tmp_path)
   assert proc.returncode == 130, said
   stopped = int(said.split("interrupted (Ctrl-C) at step ")[1].split(":")[0])
   assert stopped % 3000 == 0 and (out / "checkpoints" / "last" / str(stopped)).is_dir()
+
+
+@pytest.mark.parametrize(
+  "expected_s,said", [(30.0, " (about 30 s)"), (0.2, " (under 1 s)"), (None, "")]
+)
+def test_the_answer_gives_the_wait_left_in_the_epoch(capsys, expected_s, said):
+  """The answer names the time the epoch in progress still needs; one that has run past its
+  estimate is 'under 1 s', never 'about 0 s'; before any epoch was timed it names no time."""
+  requests = interrupt.StopRequests("the current epoch")
+  if expected_s is not None:
+    requests.running(expected_s)
+    time.sleep(0.3 if expected_s < 1 else 0)
+  requests._answer(signal.SIGINT)
+  err = capsys.readouterr().err
+  assert f"Ctrl-C: stopping after the current epoch{said} and saving;" in err, err

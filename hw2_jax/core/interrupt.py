@@ -52,7 +52,8 @@ class StopRequests:
     self.count += 1
     name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
     if self.count == 1:
-      wait = f" (about {self.remaining_s():.0f} s)" if self._call[1] else ""
+      left = self.remaining_s()
+      wait = "" if not self._call[1] else f" (about {left:.0f} s)" if left >= 1 else " (under 1 s)"
       print(
         f"\n{name}: stopping after {self.what}{wait} and saving; press Ctrl-C again to stop "
         "at once (losing the work since the last save).",
