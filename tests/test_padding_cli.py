@@ -221,14 +221,14 @@ def test_sizes_that_cannot_fit_are_refused_before_work(tmp_path, capsys, monkeyp
   assert not list(tmp_path.iterdir())
 
 
-KILLED = ["--seeds", "2", "--epochs", "5", "--num-train", "200", "--num-val", "100",
+KILLED = ["--seeds", "2", "--epochs", "8", "--num-train", "200", "--num-val", "100",
           "--num-test", "100", "--batch-size", "100", "--nets", "Net2", "--conv-types",
           "circular", "--checkpoint-every-s", "0"]  # fmt: skip
 
 
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT])
 def test_a_process_stopped_mid_configuration_continues_with_the_same_numbers(tmp_path, signum):
-  """A real process stopped after epoch 2 of 5 (killed outright, or Ctrl-C: which finishes the
+  """A real process stopped after epoch 2 of 8 (killed outright, or Ctrl-C: which finishes the
   epoch and saves), then the same command: the numbers of an uninterrupted run, bit for bit."""
   out = tmp_path / "stopped"
   cmd = [sys.executable, "-m", "hw2_jax", "padding-study", *KILLED, "--out", str(out)]

@@ -354,10 +354,11 @@ def test_angles_are_reduced_modulo_360_in_float64():
 
 
 def test_a_process_stopped_mid_model_continues_with_the_same_numbers(tmp_path):
-  """Ctrl-C to a real process after epoch 1 of 3 (it finishes the epoch and saves), then the
-  same command: the losses and accuracies of an uninterrupted run, bit for bit."""
+  """Ctrl-C to a real process once epoch 1 of 12 is saved (it finishes the epoch in progress and
+  saves), then the same command: the losses and accuracies of an uninterrupted run, bit for bit.
+  (12 epochs: these take milliseconds, and a stop asked during the last epoch is a finished run.)"""
   make_folder(tmp_path / "d", classes=("cat", "ship", "frog"), per_class=4)
-  argv = ["rotation-study", "--data-dir", str(tmp_path / "d"), "--epochs", "3", "--batch-size",
+  argv = ["rotation-study", "--data-dir", str(tmp_path / "d"), "--epochs", "12", "--batch-size",
           "4", "--models", "augmented", "--angles", "0", "45", "--checkpoint-every-s", "0"]  # fmt: skip
   out = tmp_path / "stopped"
   env = dict(os.environ, HW2_JAX_SYSTEM_MALLOC="1")
