@@ -237,6 +237,7 @@ def test_reruns_reuse_refuse_or_overwrite_the_trained_models(tmp_path, capsys, m
   err = capsys.readouterr().err
   assert e.value.code == 2 and err.count("\n") == 1
   assert "--learning-rate 0.001 there, 0.01 here" in err and "--overwrite" in err
+  assert "--resume" not in err  # --resume would be refused the same way
   # --overwrite retrains and replaces the checkpoints
   _run(base + ["--learning-rate", 0.01, "--seed", 5, "--overwrite"])
   meta = study.checkpoint.restore_meta(study._manager(study.Config(out=str(out)), "plain"))
