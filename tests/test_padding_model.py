@@ -77,6 +77,15 @@ def _channel_last_xla_logits(params, x_NHWC, net, conv_type):
   return dense("TorchDense_0", dense("TorchDense_1", h.reshape(h.shape[0], -1)))
 
 
+X = jax.random.uniform(jax.random.key(1), (4, 32, 32, 3))
+Y = jnp.array([0, 1, 1, 0])
+
+
+def _xent(logits):
+  """The mean cross-entropy of X's four logits against Y."""
+  return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(4), Y])
+
+
 # Every padding's convolution equals XLA's in test_padding_conv.py; here the nets' wiring
 # (layout, ReLUs, heads) is checked once per head and per size of Net2's flattened map.
 @pytest.mark.parametrize(
@@ -84,12 +93,9 @@ def _channel_last_xla_logits(params, x_NHWC, net, conv_type):
 )
 def test_equals_channel_last_xla_convolution_net(net, conv_type):
   m = model.make_net(net, conv_type)
-  x = jax.random.uniform(jax.random.key(1), (4, 32, 32, 3))
-  y = jnp.array([0, 1, 1, 0])
-  params = jax.jit(m.init)(jax.random.key(0), x)["params"]
-  loss = lambda f: lambda p: -jnp.mean(jax.nn.log_softmax(f(p))[jnp.arange(4), y])
-  ours = loss(lambda p: m.apply({"params": p}, x))
-  ref = loss(lambda p: _channel_last_xla_logits(p, x, net, conv_type))
+  params = jax.jit(m.init)(jax.random.key(0), X)["params"]
+  ours = lambda p: _xent(m.apply({"params": p}, X))
+  ref = lambda p: _xent(_channel_last_xla_logits(p, X, net, conv_type))
   chex.assert_trees_all_close(
     jax.jit(jax.value_and_grad(ours))(params),
     jax.jit(jax.value_and_grad(ref))(params),
@@ -102,14 +108,13 @@ def test_equals_channel_last_xla_convolution_net(net, conv_type):
 def test_the_shared_net_of_a_width_equals_each_paddings_own_net(net):
   """The net with the padding's mode as data (one program for every padding of width 2) has,
   for each padding's mode, the loss and gradients of the net made for that padding."""
-  x = jax.random.uniform(jax.random.key(1), (4, 32, 32, 3))
-  y = jnp.array([0, 1, 1, 0])
   shared = model.make_net(net, "fconv", shared=True)
-  params = jax.jit(shared.init)(jax.random.key(0), x, jnp.int32(0))["params"]
-  loss = lambda logits: -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(4), y])
-  grads = jax.jit(jax.value_and_grad(lambda p, m: loss(shared.apply({"params": p}, x, m))))
+  params = jax.jit(shared.init)(jax.random.key(0), X, jnp.int32(0))["params"]
+  grads = jax.jit(jax.value_and_grad(lambda p, m: _xent(shared.apply({"params": p}, X, m))))
   for conv_type in ("fconv", "reflect", "replicate", "circular"):
     own = model.make_net(net, conv_type)
-    want = jax.jit(jax.value_and_grad(lambda p, own=own: loss(own.apply({"params": p}, x))))(params)
+    want = jax.jit(jax.value_and_grad(lambda p, own=own: _xent(own.apply({"params": p}, X))))(
+      params
+    )
     got = grads(params, jnp.int32(conv.mode_of(conv_type)))
     chex.assert_trees_all_equal(got, want)

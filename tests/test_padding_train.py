@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from hw2_jax.core import devices
+from hw2_jax.core.compile_cache import Compiles
 from hw2_jax.padding import conv, data, model, train
 from hw2_jax.padding.config import Recipe
 
@@ -328,8 +329,6 @@ def test_paddings_of_one_width_share_one_program_with_the_same_numbers():
   trains all four, compiling nothing after the first, with exactly the numbers of the net made
   for the padding alone (trained here for a zero and a circular padding; every padding's loss
   and gradients equal its own net's in test_padding_model.py)."""
-  from hw2_jax.core.compile_cache import Compiles
-
   cfg = Recipe(epochs=2, batch_size=100)
   splits = data.make_splits(**TINY)
   shared = model.make_net("Net1", "fconv", shared=True)

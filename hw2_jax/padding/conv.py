@@ -63,8 +63,7 @@ def pad(x_CHWN: jax.Array, conv_type: str) -> jax.Array:
   jnp.pad's own transpose builds full-size tensors for each border (four extra passes over
   the padded gradient for `replicate`); here every border is a few rows added in place.
   """
-  mode, width = PADDINGS[conv_type]
-  return pad_as(x_CHWN, jnp.int32(MODES.index(mode)), width)
+  return pad_as(x_CHWN, jnp.int32(mode_of(conv_type)), PADDINGS[conv_type][1])
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
