@@ -1,6 +1,7 @@
 """The jitted, seed-vmapped train step and the evaluation."""
 
 import functools
+import types
 
 import chex
 import jax
@@ -9,7 +10,9 @@ import numpy as np
 import optax
 import pytest
 
+from hw2_jax.core import devices
 from hw2_jax.rotation import train
+from hw2_jax.rotation.config import Config
 from hw2_jax.rotation.model import CNN
 from hw2_jax.rotation.rotate import random_angles, rotate
 
@@ -300,3 +303,40 @@ def test_evaluate_scores_each_image_with_its_own_label():
     CNN(), params, np.asarray(images), labels.astype(np.int32), [0], batch_size=4
   )
   np.testing.assert_allclose(acc, [[100.0]])
+
+
+def test_each_epoch_sees_every_image_and_tells_the_stop_watcher_the_last_epochs_time(monkeypatch):
+  """With a learning rate of 0 Adam leaves the weights as they are, so an epoch's loss is the
+  mean cross-entropy of all 40 images (their count differs from the images' sides); before
+  each epoch the Ctrl-C watcher is told how long the last one took (nothing before the first),
+  which its answer names. The progress bar names the model and epoch, counts batches, goes when
+  the epoch ends and, on the main process, is left to tqdm's own check for a terminal (so a log
+  file gets none)."""
+  images, labels = _data()
+  cfg = Config(epochs=2, batch_size=8, learning_rate=0.0)
+  state = train.init_state(CNN(), 0, 2, cfg.learning_rate)
+  x, everything = train.to_float(images), jnp.ones(40)
+  expected = [float(train._loss(CNN(), jax.tree.map(lambda a, s=s: a[s], state.params), x,
+                                labels, everything)) for s in range(2)]  # fmt: skip
+  calls, bars = [], []
+  real_tqdm = train.tqdm
+  monkeypatch.setattr(train, "tqdm", lambda it, **kw: bars.append(kw) or real_tqdm(it, **kw))
+  epochs = list(
+    train.train_epochs(
+      CNN(),
+      state,
+      images,
+      labels,
+      cfg,
+      augment=False,
+      mesh=devices.mesh("seeds"),
+      name="plain",
+      stop=types.SimpleNamespace(running=calls.append),
+    )  # fmt: skip
+  )
+  for _, _, losses_S, _ in epochs:
+    np.testing.assert_allclose(losses_S, expected, rtol=1e-5)
+  assert calls == [0.0, epochs[0][3]]
+  assert bars == [
+    dict(desc=f"plain epoch {e}/2", unit="batch", leave=False, disable=None) for e in (1, 2)
+  ]

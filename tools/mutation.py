@@ -31,8 +31,9 @@ loaded instead of recompiled.
 Survivors listed in tools/mutation_equivalents.json (module, original line, mutation, reason)
 are reported as equivalent: judged not to change any claimed behaviour. The report is a
 markdown file plus a JSON of every mutant (`--out`, default runs/mutation/<time>/).
-`--rerun OLD.json` runs only the mutants that survived in an earlier report; `--list` prints
-the mutants without running anything.
+`--rerun OLD.json` runs only the mutants that survived in an earlier report; `--resume LOG`
+continues a run that stopped (its mutation.log): the mutants it logged killed keep that status
+and are not run again (its survivors are); `--list` prints the mutants without running anything.
 """
 
 import argparse
@@ -654,10 +655,32 @@ def load_equivalents() -> dict[str, str]:
   return {e["key"]: e["reason"] for e in json.loads(EQUIVALENTS.read_text())}
 
 
+_LOGGED = re.compile(r"^\s+\[\d+/\d+\] (\w+)\s+([\d.]+)s (\S+) (.*?)(?:  \((.*)\))?$")
+
+
+def logged_results(paths: list[str]) -> dict[tuple[str, str], tuple[str, float, str]]:
+  """(mutant id, description) -> (status, seconds, first failing test) of the mutants earlier
+  logs saw killed (or timed out); their survivors run again, against today's tests.
+
+  A mutant id is its module, line and column, so a log is only valid for a module whose lines
+  up to the last logged mutant are unchanged since that run (check with git diff).
+  """
+  done = {}
+  for path in paths:
+    for line in Path(path).read_text().splitlines():
+      m = _LOGGED.match(line)
+      if m:
+        status, secs, mid, description, failed = m.groups()
+        if status in ("killed", "timeout"):
+          done[mid, description] = (status, float(secs), failed or "")
+  return done
+
+
 def run_module(module: str, workers: list[Worker], args, log, only_keys=None) -> dict:
   tests = MODULES[module]
   source = (ROOT / module).read_text()
   mutants = make_mutants(module, source)
+  earlier = logged_results(args.resume or [])
   if only_keys is not None:
     mutants = [m for m in mutants if m.key in only_keys]
   if args.max_mutants:
@@ -687,6 +710,9 @@ def run_module(module: str, workers: list[Worker], args, log, only_keys=None) ->
     f"  unmutated run: {len(durations)} tests passed in {base_secs:.1f} s (traced); "
     f"timeout per mutant {timeout:.0f} s"
   )
+  resumed = sum((m.id, m.description) in earlier for m in mutants)
+  if resumed:
+    log(f"  {resumed} mutants keep their status from {' '.join(args.resume)} (--resume)")
 
   # -x stops at the first failure: tests run by kills per second so far (a test's setup,
   # module fixtures included, counts in its time), so that cheap tests that kill run first.
@@ -694,7 +720,9 @@ def run_module(module: str, workers: list[Worker], args, log, only_keys=None) ->
   lock = threading.Lock()
   todo = []
   for m in mutants:
-    if covered is not None and not covered.intersection(range(m.line, m.end_line + 1)):
+    if (m.id, m.description) in earlier:
+      m.status, m.seconds, m.failed = earlier[m.id, m.description]
+    elif covered is not None and not covered.intersection(range(m.line, m.end_line + 1)):
       m.status = "not covered"
     else:
       todo.append(m)
@@ -829,6 +857,13 @@ def main(argv=None) -> None:
     "--rerun",
     default=None,
     help="a previous mutation.json: run only the mutants that survived there",
+  )
+  p.add_argument(
+    "--resume",
+    nargs="+",
+    default=None,
+    metavar="LOG",
+    help="mutation.log files of runs that stopped: the mutants they killed are not run again",
   )
   p.add_argument("--max-mutants", type=int, default=None, help="first N mutants per module")
   p.add_argument(
