@@ -73,7 +73,6 @@ def _env(tmp_path, devices=None, **extra):
   env = dict(
     os.environ,
     JAX_PLATFORMS="cpu",
-    HW2_JAX_NO_COMPILE_CACHE="1",
     PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), str(ROOT)]),
     **extra,
   )
