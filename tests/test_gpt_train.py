@@ -422,7 +422,8 @@ def test_epochs_metrics_summary_tensorboard_and_resume_at_an_epoch_end(short, tm
 
 def test_train_step_trains_with_dropout_on_the_batch_of_its_step():
   """Step t trains on the batch drawn with fold_in(the run's "batches" stream, t) and runs the
-  model in training mode with fold_in(the "dropout" stream, t) as the dropout key."""
+  model in training mode with fold_in(the "dropout" stream, t) as the dropout key; the new
+  parameters and optimizer state are the optimizer's update with that loss's gradients."""
   from hw2_jax.core import rng as rng_lib
   from hw2_jax.gpt.data import sample_batch
   from hw2_jax.gpt.model import GPT
@@ -431,7 +432,9 @@ def test_train_step_trains_with_dropout_on_the_batch_of_its_step():
   tx = make_optimizer(1e-3, 0.1)
   data_N = jax.random.randint(jax.random.key(0), (200,), 0, 11)
   state = train_lib.create_state(cfg, tx, 0)._replace(step=jnp.int32(7))
-  params, raw = jax.tree.map(np.asarray, (state.params, state.rng))  # state is donated
+  params, opt_state, raw = jax.tree.map(
+    np.asarray, (state.params, state.opt_state, state.rng)
+  )  # state is donated
   step = train_lib.make_train_step(
     cfg, tx, learning_rate_schedule("constant", 1e-3, 1), 4, devices.mesh()
   )
@@ -449,6 +452,16 @@ def test_train_step_trains_with_dropout_on_the_batch_of_its_step():
   )
   assert float(metrics["loss"]) == pytest.approx(float(loss(True)), rel=1e-5)
   assert abs(float(loss(True)) - float(loss(False))) > 1e-3  # dropout made a difference
+  grads = jax.grad(
+    lambda p: optax.softmax_cross_entropy_with_integer_labels(
+      GPT(cfg).apply({"params": p}, x, train=True, rngs={"dropout": dropout_key}), y
+    ).mean()
+  )(params)
+  updates, want_opt_state = tx.update(grads, opt_state, params)
+  chex.assert_trees_all_close(new.opt_state, want_opt_state, rtol=1e-5, atol=1e-7)
+  chex.assert_trees_all_close(
+    new.params, optax.apply_updates(params, updates), rtol=1e-5, atol=1e-7
+  )
 
 
 def test_a_text_of_exactly_one_batch_is_enough(story, tmp_path, monkeypatch):
