@@ -932,6 +932,38 @@ def test_sizes_and_a_warmup_that_cannot_work_are_refused_before_work(story, tmp_
   assert not (tmp_path / "run" / "metrics.jsonl").exists()
 
 
+@pytest.mark.parametrize(
+  "n_head, n_embd, block_size, batch, vocab",
+  [
+    (2, 384, 8, 1, 11),  # the parameters of the blocks and their Adam copies dominate
+    (2, 32, 8, 1, 20000),  # the embedding and the head's parameters
+    (2, 128, 64, 16, 11),  # the activations of the widths
+    (4, 16, 256, 2, 11),  # the attention rows
+    (2, 16, 16, 32, 2000),  # the logits
+  ],
+)
+def test_the_memory_estimate_is_within_a_small_factor_of_xlas_count(
+  n_head, n_embd, block_size, batch, vocab
+):
+  """bytes_per_device against XLA's memory analysis of the compiled step (arguments, temporary
+  buffers and outputs not aliased to donated arguments), each size chosen so that one term of
+  the estimate dominates: within 2.5x either way (core/memory's "a small factor")."""
+  cfg = ModelConfig(
+    vocab_size=vocab, n_layer=1, n_head=n_head, n_embd=n_embd, block_size=block_size
+  )
+  tx = make_optimizer(1e-3, 0.1)
+  step = train_lib.make_train_step(
+    cfg, tx, learning_rate_schedule("constant", 1e-3, 1), batch, devices.mesh()
+  )
+  state = jax.eval_shape(lambda: train_lib.create_state(cfg, tx, 0))
+  data = jax.ShapeDtypeStruct((4096,), jnp.int32)
+  m = step.lower(state, data).compile().memory_analysis()
+  xla = (
+    m.argument_size_in_bytes + m.temp_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
+  )
+  assert 1 / 2.5 < train_lib.bytes_per_device(cfg, batch, 1) / xla < 2.5
+
+
 def test_a_binary_txt_file_is_one_line_every_time(tmp_path):
   """The one-line error and nothing after it (no checkpoint manager left saving): a real
   process, three times."""
