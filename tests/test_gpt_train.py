@@ -761,7 +761,11 @@ def test_sigterm_saves_and_stops_and_resume_continues_exactly(story, tmp_path):
     stderr=subprocess.PIPE,
     text=True,
   )
+  deadline = time.monotonic() + 240
   while not (out / "metrics.jsonl").exists() or len(_steps(out)) < 3:
+    if proc.poll() is not None or time.monotonic() > deadline:
+      proc.kill()
+      pytest.fail(f"the run logged no 3 steps: {proc.communicate()[1][-2000:]}")
     time.sleep(0.1)
   proc.send_signal(signal.SIGTERM)
   _, err = proc.communicate(timeout=120)
