@@ -678,6 +678,8 @@ def logged_results(paths: list[str]) -> dict[tuple[str, str], tuple[str, float, 
 
 def run_module(module: str, workers: list[Worker], args, log, only_keys=None) -> dict:
   tests = MODULES[module]
+  if args.k:
+    tests = dataclasses.replace(tests, k=args.k)
   source = (ROOT / module).read_text()
   mutants = make_mutants(module, source)
   earlier = logged_results(args.resume or [])
@@ -864,6 +866,12 @@ def main(argv=None) -> None:
     default=None,
     metavar="LOG",
     help="mutation.log files of runs that stopped: the mutants they killed are not run again",
+  )
+  p.add_argument(
+    "-k",
+    default=None,
+    help="only the module's tests that match this pytest -k expression (with --rerun: the "
+    "new tests written for its survivors; a mutant they leave is not proven a survivor)",
   )
   p.add_argument("--max-mutants", type=int, default=None, help="first N mutants per module")
   p.add_argument(
