@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 from pathlib import Path
 
 import chex
@@ -928,6 +929,9 @@ def test_sizes_and_a_warmup_that_cannot_work_are_refused_before_work(story, tmp_
     model_cfg, 8, 1, 1
   )
   assert per_iter == 2 * 4 * 8 * 32  # the fixed evaluation batches are in the estimate
+  # a device holds its share of the batch, rounded up
+  one_device = lambda b: train_lib.bytes_per_device(model_cfg, b, 1)
+  assert train_lib.bytes_per_device(model_cfg, 9, 2) == one_device(5) > one_device(4)
   err = _error([*base, "--warmup-steps", "1000000000000", "--lr-schedule", "cosine"], capsys)
   assert "--warmup-steps must be <= 2147483647" in err
   err = _error([*base, "--warmup-steps", "50", "--lr-schedule", "cosine", "--max-steps", "10"],
@@ -1029,3 +1033,45 @@ def test_gpt_plot_names_a_metrics_record_of_the_wrong_shape(story, tmp_path, cap
     f.write(json.dumps({"kind": "step", "step": 5, "epoch": 0.1}) + "\n")  # no loss, no acc
   err = _error(["gpt-plot", "--run", str(out)], capsys)
   assert "metrics.jsonl line " in err and "loss" in err and "gpt-train run" in err
+
+
+def test_the_loop_calls_its_events_at_their_cadences_and_tells_the_stop_watcher_the_wait():
+  """train_loop with a stand-in device call (10 ms a step): one call up to the next event;
+  the metrics logged every --log-every steps (the first window, which compiles, untimed),
+  evaluation, samples and checkpoints at their own cadences but not at the last step; before
+  each call the Ctrl-C watcher is told how long it will take (steps x the last timed window's
+  time per step, nothing before one was timed); all processes are asked together (sync) only
+  at the log steps."""
+  cfg = types.SimpleNamespace(log_every=4, eval_every=6, generate_every=8, checkpoint_every=0)
+  seen = []
+
+  def steps_fn(n):
+    def call(state, data_N):
+      time.sleep(0.01 * n)
+      return state + n, {"n": n}
+
+    return call
+
+  class Events:
+    log = types.SimpleNamespace(add=lambda metrics: seen.append(("add", metrics["n"])))
+    flush = lambda self, step, timed=True: seen.append(("flush", step, timed))
+    plan = lambda self, step, per_step: seen.append(("plan", step))
+    evaluate = lambda self, state, step: seen.append(("evaluate", step))
+    sample = lambda self, state, step: seen.append(("sample", step))
+    save = lambda self, state, step: seen.append(("save", step))
+
+  waits, syncs = [], []
+  stop = types.SimpleNamespace(
+    running=waits.append, requested=lambda sync=False: syncs.append(sync) or False
+  )
+  state, step = train_lib.train_loop(cfg, steps_fn, None, 2, 2, 14, Events(), stop)
+  assert (state, step) == (14, 14)
+  assert seen == [
+    ("add", 2), ("flush", 4, False), ("add", 2), ("evaluate", 6), ("add", 2), ("flush", 8, True),
+    ("plan", 8), ("sample", 8), ("add", 4), ("flush", 12, True), ("plan", 12), ("evaluate", 12),
+    ("add", 2),
+  ]  # fmt: skip
+  assert syncs == [True, False, True, True, False]
+  assert waits[:3] == [0.0, 0.0, 0.0]  # nothing timed before the window 6-8
+  assert 4 * 0.01 <= waits[3] < 4 * 0.01 * 3  # 4 steps at the window's ~10 ms per step
+  assert 2 * 0.01 <= waits[4] < 2 * 0.01 * 3
