@@ -1,5 +1,8 @@
 """Adadelta as PyTorch, early stopping, and vmapped seeds equal to seeds trained alone."""
 
+import time
+import types
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -221,12 +224,18 @@ def test_train_seeds_stops_once_every_seed_has_stopped_and_tests_the_best():
   """Validated on the shifted boxes, Net2 (which reads absolute position) gets a higher
   validation loss with every epoch while it learns the unshifted ones: patience 1 stops both
   seeds after epoch 2, no further epoch runs, and the test accuracy is that of the epoch-1
-  parameters (the best), not of the last ones."""
+  parameters (the best), not of the last ones. Before each epoch the Ctrl-C watcher is told
+  how long the last one took (nothing before the first), and a stop is asked of all processes
+  together only between epochs that are not the last."""
   cfg = Recipe(epochs=10, patience=1, batch_size=100)
   base = data.make_splits(**TINY)
   splits = {"train": base["train"], "val": base["test"], "test": base["val"]}
   net = model.make_net("Net2", "valid")
-  seen = []
+  seen, waits, syncs = [], [], []
+  stop = types.SimpleNamespace(
+    running=waits.append, requested=lambda sync=False: syncs.append(sync) or False
+  )
+  t0 = time.perf_counter()
   res = train.train_seeds(
     net,
     cfg,
@@ -235,7 +244,10 @@ def test_train_seeds_stops_once_every_seed_has_stopped_and_tests_the_best():
     on_epoch=lambda epoch, m, state: seen.append(
       (epoch, np.asarray(m.val_loss), jax.tree.map(np.asarray, state.params))
     ),
+    stop=stop,
   )
+  assert waits[0] == 0.0 and 0.0 < waits[1] < time.perf_counter() - t0 and len(waits) == 2
+  assert syncs == [True]
   assert [epoch for epoch, _, _ in seen] == [0, 1]
   np.testing.assert_array_equal(res.epochs, [2, 2])
   assert np.all(seen[1][1] > seen[0][1])
