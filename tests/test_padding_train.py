@@ -153,7 +153,13 @@ def test_training_learns_the_boxes_and_reports_the_originals_numbers():
         best_loss=np.asarray(state.best_loss),
       )
 
-  res = train.train_seeds(net, cfg, splits, seeds, on_epoch=on_epoch)
+  asked = []  # a stop is asked of all processes together after every epoch but the last
+  stop = types.SimpleNamespace(
+    running=lambda seconds: None,
+    requested=lambda sync=False: asked.append((sync, len(history))) or False,
+  )
+  res = train.train_seeds(net, cfg, splits, seeds, on_epoch=on_epoch, stop=stop)
+  assert asked == [(True, epochs) for epochs in range(1, 5)]
   chex.assert_shape([res.val_acc, res.test_acc, res.epochs], [(2,)] * 3)
   np.testing.assert_array_equal(res.epochs, [5, 5])
   val_loss = np.stack([m.val_loss for m in history])  # epochs x seeds
@@ -233,7 +239,7 @@ def test_train_seeds_stops_once_every_seed_has_stopped_and_tests_the_best():
   net = model.make_net("Net2", "valid")
   seen, waits, syncs = [], [], []
   stop = types.SimpleNamespace(
-    running=waits.append, requested=lambda sync=False: syncs.append(sync) or False
+    running=waits.append, requested=lambda sync=False: syncs.append((sync, len(seen))) or False
   )
   t0 = time.perf_counter()
   res = train.train_seeds(
@@ -247,7 +253,7 @@ def test_train_seeds_stops_once_every_seed_has_stopped_and_tests_the_best():
     stop=stop,
   )
   assert waits[0] == 0.0 and 0.0 < waits[1] < time.perf_counter() - t0 and len(waits) == 2
-  assert syncs == [True]
+  assert syncs == [(True, 1)]  # after epoch 1, not after the last
   assert [epoch for epoch, _, _ in seen] == [0, 1]
   np.testing.assert_array_equal(res.epochs, [2, 2])
   assert np.all(seen[1][1] > seen[0][1])
