@@ -250,8 +250,7 @@ def train_seeds(
   accuracy = lambda split: test_accuracy(state.best_params, model, *split, mode)
   similar_acc = accuracy(batched(splits["similar"])) if "similar" in splits else None
   n = len(list(seeds))
-  val_acc, test_acc, epochs, diverged, similar_acc = devices.fetch(
+  fetched = devices.fetch(
     (state.val_acc, accuracy(test), state.epochs, state.diverged, similar_acc)
-  )
-  similar_acc = None if similar_acc is None else similar_acc[:n]
-  return SeedsResult(val_acc[:n], test_acc[:n], epochs[:n], diverged[:n], similar_acc)
+  )  # the seeds asked for, without the extras that filled the devices
+  return SeedsResult(*(None if a is None else a[:n] for a in fetched))
