@@ -309,18 +309,25 @@ def test_each_epoch_sees_every_image_and_tells_the_stop_watcher_the_last_epochs_
   """With a learning rate of 0 Adam leaves the weights as they are, so an epoch's loss is the
   mean cross-entropy of all 40 images (their count differs from the images' sides); before
   each epoch the Ctrl-C watcher is told how long the last one took (nothing before the first),
-  which its answer names. The progress bar names the model and epoch, counts batches, goes when
-  the epoch ends and, on the main process, is left to tqdm's own check for a terminal (so a log
-  file gets none)."""
+  which its answer names. The progress bar names the model and epoch, counts batches, shows the
+  mean loss of the last (up to 50) steps, goes when the epoch ends and, on the main process, is
+  left to tqdm's own check for a terminal (so a log file gets none)."""
   images, labels = _data()
-  cfg = Config(epochs=2, batch_size=8, learning_rate=0.0)
+  cfg = Config(epochs=2, batch_size=8, learning_rate=0.0, seeds=2)
   state = train.init_state(CNN(), 0, 2, cfg.learning_rate)
   x, everything = train.to_float(images), jnp.ones(40)
   expected = [float(train._loss(CNN(), jax.tree.map(lambda a, s=s: a[s], state.params), x,
                                 labels, everything)) for s in range(2)]  # fmt: skip
-  calls, bars = [], []
+  calls, bars, shown = [], [], []
+
+  def tqdm(it, **kw):
+    bars.append(kw)
+    bar = real_tqdm(it, **kw)
+    bar.set_postfix = lambda loss: shown.append(loss)
+    return bar
+
   real_tqdm = train.tqdm
-  monkeypatch.setattr(train, "tqdm", lambda it, **kw: bars.append(kw) or real_tqdm(it, **kw))
+  monkeypatch.setattr(train, "tqdm", tqdm)
   epochs = list(
     train.train_epochs(
       CNN(),
@@ -340,3 +347,4 @@ def test_each_epoch_sees_every_image_and_tells_the_stop_watcher_the_last_epochs_
   assert bars == [
     dict(desc=f"plain epoch {e}/2", unit="batch", leave=False, disable=None) for e in (1, 2)
   ]
+  assert shown == [f"{np.mean(expected):.3f}"] * 2  # the 5 steps' mean loss, at the last step
