@@ -682,7 +682,7 @@ def run_module(module: str, workers: list[Worker], args, log, only_keys=None) ->
     tests = dataclasses.replace(tests, k=args.k)
   source = (ROOT / module).read_text()
   mutants = make_mutants(module, source)
-  earlier = logged_results(args.resume or [])
+  earlier = args.earlier
   if only_keys is not None:
     mutants = [m for m in mutants if m.key in only_keys]
   if args.max_mutants:
@@ -887,6 +887,7 @@ def main(argv=None) -> None:
   )
   p.add_argument("--list", action="store_true", help="print the mutants and stop")
   args = p.parse_args(argv)
+  args.earlier = logged_results(args.resume or [])  # read once, for every module
 
   modules = [_module_name(m) for m in args.modules] if args.modules else list(MODULES)
   if args.list:
