@@ -77,7 +77,9 @@ def _env(tmp_path, devices=None, **extra):
     **extra,
   )
   if devices:
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    env["XLA_FLAGS"] = (
+      f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
+    )
   return env
 
 

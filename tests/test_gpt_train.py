@@ -453,16 +453,20 @@ def test_train_step_trains_with_dropout_on_the_batch_of_its_step():
   )
   assert float(metrics["loss"]) == pytest.approx(float(loss(True)), rel=1e-5)
   assert abs(float(loss(True)) - float(loss(False))) > 1e-3  # dropout made a difference
-  grads = jax.grad(
-    lambda p: optax.softmax_cross_entropy_with_integer_labels(
-      GPT(cfg).apply({"params": p}, x, train=True, rngs={"dropout": dropout_key}), y
-    ).mean()
-  )(params)
-  updates, want_opt_state = tx.update(grads, opt_state, params)
+
+  @jax.jit  # one program, not one per operation
+  def reference_update(params, opt_state):
+    grads = jax.grad(
+      lambda p: optax.softmax_cross_entropy_with_integer_labels(
+        GPT(cfg).apply({"params": p}, x, train=True, rngs={"dropout": dropout_key}), y
+      ).mean()
+    )(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+  want_params, want_opt_state = reference_update(params, opt_state)
   chex.assert_trees_all_close(new.opt_state, want_opt_state, rtol=1e-5, atol=1e-7)
-  chex.assert_trees_all_close(
-    new.params, optax.apply_updates(params, updates), rtol=1e-5, atol=1e-7
-  )
+  chex.assert_trees_all_close(new.params, want_params, rtol=1e-5, atol=1e-7)
 
 
 def test_a_text_of_exactly_one_batch_is_enough(story, tmp_path, monkeypatch):
@@ -543,8 +547,6 @@ def test_train_rejects_bad_flags_before_work(flags, message, story, tmp_path, ca
 
 
 _DATA_PARALLEL = textwrap.dedent("""
-    import os
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
     import jax, jax.numpy as jnp, numpy as np
     from jax.sharding import Mesh
     from hw2_jax.core import devices
@@ -575,7 +577,8 @@ _DATA_PARALLEL = textwrap.dedent("""
 
 
 def test_data_parallel_step_equals_single_device():
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+  flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"
+  env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu")
   r = subprocess.run(
     [sys.executable, "-c", _DATA_PARALLEL],
     env=env,

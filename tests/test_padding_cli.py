@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
 import pytest
 
@@ -36,6 +37,7 @@ SMALL = [
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
+  jax.clear_caches()  # a fresh process's run, whatever this worker ran before: see its compiles
   out = tmp_path_factory.mktemp("padding")
   cli.main(["padding-study", *SMALL, "--out", str(out)])
   return out
@@ -112,7 +114,7 @@ def test_unwritable_output_directory(tmp_path, capsys):
 def test_multi_device_run_equals_single_device(small_run, tmp_path):
   env = dict(
     os.environ,
-    XLA_FLAGS="--xla_force_host_platform_device_count=4",
+    XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4",
     HW2_JAX_NO_COMPILE_CACHE="",
     JAX_PLATFORMS="cpu",
     JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"),

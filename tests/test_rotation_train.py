@@ -350,3 +350,34 @@ def test_each_epoch_sees_every_image_and_tells_the_stop_watcher_the_last_epochs_
     dict(desc=f"plain epoch {e}/2", unit="batch", leave=False, disable=None) for e in (1, 2)
   ]
   assert shown == [f"{np.mean(expected):.3f}"] * 2  # the 5 steps' mean loss, at the last step
+
+
+def test_a_long_epochs_progress_bar_shows_the_mean_loss_of_the_last_50_steps_every_50_steps(
+  monkeypatch,
+):
+  """In an epoch of 120 steps the bar's loss is refreshed after steps 50, 100 and 120, each
+  time the mean over the real seeds of the last 50 steps' losses. The step is replaced by one
+  whose loss is its own index (and a padding seed's loss 1000, which must not count)."""
+  images, labels = _data(120)
+  cfg = Config(epochs=1, batch_size=1, seeds=2)
+
+  def step(state, *args, **kwargs):
+    return state, jnp.asarray([args[5], args[5], 1000.0], jnp.float32)  # args[5]: the index
+
+  shown = []
+
+  def tqdm(it, **kw):
+    bar = real_tqdm(it, **kw)
+    bar.set_postfix = lambda loss: shown.append(loss)
+    return bar
+
+  real_tqdm = train.tqdm
+  monkeypatch.setattr(train, "tqdm", tqdm)
+  monkeypatch.setattr(train, "train_step", step)
+  state = {"w": jnp.zeros((3, 1))}  # three seeds on the devices, the last one padding
+  run = train.train_epochs(
+    None, state, images, labels, cfg, augment=False, mesh=devices.mesh("seeds"), name="plain"
+  )
+  _, _, losses_S, _ = next(run)
+  assert shown == [f"{t - 24.5:.3f}" for t in (49, 99, 119)]
+  np.testing.assert_allclose(losses_S[:2], [59.5, 59.5])  # the epoch mean per real seed
