@@ -24,6 +24,7 @@ import pytest
 
 from hw2_jax.cli import main
 from hw2_jax.core import checkpoint, devices
+from hw2_jax.core.errors import ConfigError
 from hw2_jax.gpt import optimizer as optimizer_lib
 from hw2_jax.gpt import study as study_lib
 from hw2_jax.gpt import train as train_lib
@@ -1078,3 +1079,42 @@ def test_the_loop_calls_its_events_at_their_cadences_and_tells_the_stop_watcher_
   assert waits[:3] == [0.0, 0.0, 0.0]  # nothing timed before the window 6-8
   assert 4 * 0.01 <= waits[3] < 4 * 0.01 * 3  # 4 steps at the window's ~10 ms per step
   assert 2 * 0.01 <= waits[4] < 2 * 0.01 * 3
+
+
+def test_run_checkpoints_keep_ties_out_of_best_refuse_another_schedule_length_and_close(
+  tmp_path, monkeypatch
+):
+  """RunCheckpoints on its own, with a one-leaf state: a loss equal to the best one is no
+  improvement (save_best answers False and keeps the first); a resumed cosine run must keep
+  its number of steps (the schedule depends on it) while a constant one may change it; and
+  both checkpoint managers are closed when the block is left by an error."""
+  out, state = tmp_path / "run", {"w": jnp.arange(3.0)}
+  model = dataclasses.asdict(ModelConfig(vocab_size=5, n_layer=1, n_head=1, n_embd=8))
+  for schedule in ("cosine", "constant"):
+    cfg = Config(out=str(out), lr_schedule=schedule, overwrite=True)
+    with RunCheckpoints(out, cfg) as ckpts:
+      meta = ckpts.meta(1, 2.0, model=model, vocab="abcde", text_sha256="0", total_steps=10)
+      ckpts.save(1, state, meta)
+      assert ckpts.save_best(1, state, meta, 2.0) is True
+      assert ckpts.save_best(2, state, meta, 2.0) is False  # a tie: the first stays
+      assert ckpts.best.all_steps() == [1]
+    resumed = RunCheckpoints(out, dataclasses.replace(cfg, overwrite=False, resume=True))
+    with resumed:
+      resumed.check_resume("abcde", "0", model, 10)  # the same length: accepted
+      if schedule == "cosine":
+        with pytest.raises(ConfigError, match="the cosine schedule's steps 10 there, 12 here"):
+          resumed.check_resume("abcde", "0", model, 12)
+      else:
+        resumed.check_resume("abcde", "0", model, 12)
+  closed = []
+  real_manager = checkpoint.manager
+
+  def manager(*args, **kwargs):
+    m = real_manager(*args, **kwargs)
+    monkeypatch.setattr(m, "close", lambda m=m: closed.append(m) or type(m).close(m))
+    return m
+
+  monkeypatch.setattr(checkpoint, "manager", manager)
+  with pytest.raises(RuntimeError), RunCheckpoints(out, Config(out=str(out), resume=True)) as c:
+    raise RuntimeError("a failure while training")
+  assert closed == [c.last, c.best]
