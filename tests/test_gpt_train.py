@@ -1087,7 +1087,9 @@ def test_run_checkpoints_keep_ties_out_of_best_refuse_another_schedule_length_an
   """RunCheckpoints on its own, with a one-leaf state: a loss equal to the best one is no
   improvement (save_best answers False and keeps the first); a resumed cosine run must keep
   its number of steps (the schedule depends on it) while a constant one may change it; and
-  both checkpoint managers are closed when the block is left by an error."""
+  both checkpoint managers are closed when the block is left by an error. Every process
+  waits at a barrier after looking at the folder and before any manager creates a folder in it
+  (process 0's folders would make a slower process see "a gpt-train run")."""
   out, state = tmp_path / "run", {"w": jnp.arange(3.0)}
   model = dataclasses.asdict(ModelConfig(vocab_size=5, n_layer=1, n_head=1, n_embd=8))
   for schedule in ("cosine", "constant"):
@@ -1106,15 +1108,40 @@ def test_run_checkpoints_keep_ties_out_of_best_refuse_another_schedule_length_an
           resumed.check_resume("abcde", "0", model, 12)
       else:
         resumed.check_resume("abcde", "0", model, 12)
-  closed = []
+  closed, order = [], []
   real_manager = checkpoint.manager
 
   def manager(*args, **kwargs):
+    order.append("manager")
     m = real_manager(*args, **kwargs)
     monkeypatch.setattr(m, "close", lambda m=m: closed.append(m) or type(m).close(m))
     return m
 
   monkeypatch.setattr(checkpoint, "manager", manager)
+  monkeypatch.setattr(devices, "barrier", lambda name: order.append(name))
   with pytest.raises(RuntimeError), RunCheckpoints(out, Config(out=str(out), resume=True)) as c:
     raise RuntimeError("a failure while training")
   assert closed == [c.last, c.best]
+  assert order == ["gpt-checked", "manager", "manager"]
+
+
+def test_newest_run_is_the_gpt_train_run_with_the_latest_checkpoint(tmp_path):
+  """gpt-generate's default run: among the folders under runs/, only gpt-train runs with a
+  checkpoint count, and the newest is the one whose last checkpoints were written last, not
+  the last name in order."""
+  from hw2_jax.gpt.checkpoints import newest_run
+
+  def folder(name, command, checkpoint, mtime):
+    (tmp_path / name).mkdir()
+    (tmp_path / name / ".hw2_jax.json").write_text(json.dumps({"command": command}))
+    last = tmp_path / name / "checkpoints" / "last"
+    (last / "4" if checkpoint else last).mkdir(parents=True)
+    os.utime(last, (mtime, mtime))
+
+  folder("b-older", "gpt-train", True, 1_000)
+  folder("a-newer", "gpt-train", True, 2_000)
+  folder("c-no-checkpoint", "gpt-train", False, 3_000)
+  folder("d-padding", "padding-study", True, 4_000)
+  (tmp_path / "notes").mkdir()  # neither a run nor a checkpoint
+  assert newest_run(tmp_path) == str(tmp_path / "a-newer")
+  assert newest_run(tmp_path / "notes") is None
