@@ -1087,7 +1087,8 @@ def test_run_checkpoints_keep_ties_out_of_best_refuse_another_schedule_length_an
   """RunCheckpoints on its own, with a one-leaf state: a loss equal to the best one is no
   improvement (save_best answers False and keeps the first); a resumed cosine run must keep
   its number of steps (the schedule depends on it) while a constant one may change it; and
-  both checkpoint managers are closed when the block is left by an error. Every process
+  both checkpoint managers are closed when the block is left by an error; a step that is not
+  kept is refused with the steps that are. Every process
   waits at a barrier after looking at the folder and before any manager creates a folder in it
   (process 0's folders would make a slower process see "a gpt-train run")."""
   out, state = tmp_path / "run", {"w": jnp.arange(3.0)}
@@ -1123,6 +1124,8 @@ def test_run_checkpoints_keep_ties_out_of_best_refuse_another_schedule_length_an
     raise RuntimeError("a failure while training")
   assert closed == [c.last, c.best]
   assert order == ["gpt-checked", "manager", "manager"]
+  with pytest.raises(ConfigError, match=r"--step 7: .*last holds steps \[1\]"):
+    restore_run(out, "last", step=7)  # gpt-generate --step of a checkpoint not kept
 
 
 def test_newest_run_is_the_gpt_train_run_with_the_latest_checkpoint(tmp_path):
