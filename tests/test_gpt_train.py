@@ -29,10 +29,11 @@ from hw2_jax.gpt import optimizer as optimizer_lib
 from hw2_jax.gpt import study as study_lib
 from hw2_jax.gpt import train as train_lib
 from hw2_jax.gpt.checkpoints import RunCheckpoints, restore_run
-from hw2_jax.gpt.config import Config, ModelConfig
+from hw2_jax.gpt.config import DEFAULT_PROMPT, Config, ModelConfig
 from hw2_jax.gpt.generate import Generator
 from hw2_jax.gpt.optimizer import learning_rate_schedule, make_optimizer
 from hw2_jax.gpt.study import train_and_evaluate
+from hw2_jax.gpt.tokenizer import CharTokenizer
 from hw2_jax.gpt.train import create_state, make_train_step
 
 TINY = [
@@ -1152,3 +1153,22 @@ def test_newest_run_is_the_gpt_train_run_with_the_latest_checkpoint(tmp_path):
   (tmp_path / "notes").mkdir()  # neither a run nor a checkpoint
   assert newest_run(tmp_path) == str(tmp_path / "a-newer")
   assert newest_run(tmp_path / "notes") is None
+
+
+def test_the_held_out_text_needs_one_window_and_the_default_prompt_is_kept_when_it_fits():
+  """A held-out text of block_size characters has no window of block_size + 1: refused; one
+  more character is enough. The samples start from the default prompt whenever the text has
+  all its characters (said nothing), else from the text's first characters (said once)."""
+  text = "Yesterday I went into the wood. " * 3 + "abcd"  # 100 characters
+  tok = CharTokenizer.from_text(text)
+  cfg = lambda fraction: Config(val_fraction=fraction, block_size=16, train_batch_size=8)
+  with pytest.raises(ConfigError, match="--val-fraction 0.16 holds out 16 characters"):
+    study_lib._split(cfg(0.16), tok, text)
+  _, val_ids, _ = study_lib._split(cfg(0.17), tok, text)
+  assert len(val_ids) == 17
+  said = []
+  assert study_lib._sample_prompt(Config(), tok, text, said.append) == DEFAULT_PROMPT
+  assert said == []
+  lower = text.lower()
+  prompt = study_lib._sample_prompt(Config(), CharTokenizer.from_text(lower), lower, said.append)
+  assert prompt == lower[: len(DEFAULT_PROMPT)] and len(said) == 1
