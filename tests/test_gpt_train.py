@@ -1172,3 +1172,18 @@ def test_the_held_out_text_needs_one_window_and_the_default_prompt_is_kept_when_
   lower = text.lower()
   prompt = study_lib._sample_prompt(Config(), CharTokenizer.from_text(lower), lower, said.append)
   assert prompt == lower[: len(DEFAULT_PROMPT)] and len(said) == 1
+
+
+def test_train_and_evaluate_without_an_out_folder_names_one_under_runs(
+  story, tmp_path, monkeypatch
+):
+  """Called with no --out (from Python, as the CLI would), the run goes to runs/gpt-<the
+  settings that differ from the defaults> in the working folder."""
+  monkeypatch.chdir(tmp_path)
+  cfg = Config(model_type="gpt-nano", n_layer=2, n_head=2, n_embd=16, block_size=16,
+               train_batch_size=8, txt_file=str(story), max_steps=1, eval_iters=1,
+               generate_every=0, progress=False)  # fmt: skip
+  summary = train_and_evaluate(cfg, log=lambda _: None)
+  (run,) = (tmp_path / "runs").iterdir()
+  assert run.name.startswith("gpt-") and run.name == Path(cfg.with_out().out).name
+  assert json.loads((run / "summary.json").read_text())["steps"] == summary["steps"] == 1
