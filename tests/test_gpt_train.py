@@ -1174,16 +1174,24 @@ def test_the_held_out_text_needs_one_window_and_the_default_prompt_is_kept_when_
   assert prompt == lower[: len(DEFAULT_PROMPT)] and len(said) == 1
 
 
-def test_train_and_evaluate_without_an_out_folder_names_one_under_runs(
+def test_train_and_evaluate_without_an_out_folder_names_one_under_runs_and_shows_a_bar(
   story, tmp_path, monkeypatch
 ):
   """Called with no --out (from Python, as the CLI would), the run goes to runs/gpt-<the
-  settings that differ from the defaults> in the working folder."""
+  settings that differ from the defaults> in the working folder. The progress bar counts the
+  run's steps, resizes with the terminal, and is left to tqdm's own check for a terminal on
+  the main process (so a log file gets none); --no-progress turns it off."""
+  bars, real_tqdm = [], study_lib.tqdm
+  monkeypatch.setattr(study_lib, "tqdm", lambda **kw: bars.append(kw) or real_tqdm(**kw))
   monkeypatch.chdir(tmp_path)
   cfg = Config(model_type="gpt-nano", n_layer=2, n_head=2, n_embd=16, block_size=16,
-               train_batch_size=8, txt_file=str(story), max_steps=1, eval_iters=1,
-               generate_every=0, progress=False)  # fmt: skip
+               train_batch_size=8, txt_file=str(story), max_steps=2, eval_iters=1,
+               generate_every=0)  # fmt: skip
   summary = train_and_evaluate(cfg, log=lambda _: None)
   (run,) = (tmp_path / "runs").iterdir()
   assert run.name.startswith("gpt-") and run.name == Path(cfg.with_out().out).name
-  assert json.loads((run / "summary.json").read_text())["steps"] == summary["steps"] == 1
+  assert json.loads((run / "summary.json").read_text())["steps"] == summary["steps"] == 2
+  train_and_evaluate(dataclasses.replace(cfg, out="quiet", progress=False), log=lambda _: None)
+  assert bars == [
+    dict(total=2, unit="step", dynamic_ncols=True, disable=disable) for disable in (None, True)
+  ]
