@@ -1180,9 +1180,16 @@ def test_train_and_evaluate_without_an_out_folder_names_one_under_runs_and_shows
   """Called with no --out (from Python, as the CLI would), the run goes to runs/gpt-<the
   settings that differ from the defaults> in the working folder. The progress bar counts the
   run's steps, resizes with the terminal, and is left to tqdm's own check for a terminal on
-  the main process (so a log file gets none); --no-progress turns it off."""
-  bars, real_tqdm = [], study_lib.tqdm
-  monkeypatch.setattr(study_lib, "tqdm", lambda **kw: bars.append(kw) or real_tqdm(**kw))
+  the main process (so a log file gets none); --no-progress turns it off; the run closes it."""
+  bars, kept, closed, real_tqdm = [], [], [], study_lib.tqdm
+
+  def tqdm(**kw):
+    bars.append(kw)
+    kept.append(real_tqdm(**kw))  # kept: no garbage collector closes it for the run
+    kept[-1].close = lambda bar=kept[-1]: closed.append(bar) or type(bar).close(bar)
+    return kept[-1]
+
+  monkeypatch.setattr(study_lib, "tqdm", tqdm)
   monkeypatch.chdir(tmp_path)
   cfg = Config(model_type="gpt-nano", n_layer=2, n_head=2, n_embd=16, block_size=16,
                train_batch_size=8, txt_file=str(story), max_steps=2, eval_iters=1,
@@ -1195,3 +1202,4 @@ def test_train_and_evaluate_without_an_out_folder_names_one_under_runs_and_shows
   assert bars == [
     dict(total=2, unit="step", dynamic_ncols=True, disable=disable) for disable in (None, True)
   ]
+  assert closed == kept  # each run closed its bar
