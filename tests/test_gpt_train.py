@@ -823,7 +823,7 @@ def test_a_signal_during_a_save_lets_the_save_finish(story, tmp_path, monkeypatc
     capsys,
     status=130,
   )
-  assert "interrupted (Ctrl-C) at step 2" in err
+  assert f"interrupted (Ctrl-C) at step 2: saved {out / 'checkpoints' / 'last'}/2;" in err, err
   assert sorted(p.name for p in (out / "checkpoints" / "last").iterdir()) == ["2"]
 
 
