@@ -1180,13 +1180,16 @@ def test_train_and_evaluate_without_an_out_folder_names_one_under_runs_and_shows
   """Called with no --out (from Python, as the CLI would), the run goes to runs/gpt-<the
   settings that differ from the defaults> in the working folder. The progress bar counts the
   run's steps, resizes with the terminal, and is left to tqdm's own check for a terminal on
-  the main process (so a log file gets none); --no-progress turns it off; the run closes it."""
-  bars, kept, closed, real_tqdm = [], [], [], study_lib.tqdm
+  the main process (so a log file gets none); --no-progress turns it off; it ends at the last step
+  showing the epoch and the loss; the run closes it."""
+  bars, kept, closed, shown, real_tqdm = [], [], [], [], study_lib.tqdm
 
   def tqdm(**kw):
     bars.append(kw)
     kept.append(real_tqdm(**kw))  # kept: no garbage collector closes it for the run
     kept[-1].close = lambda bar=kept[-1]: closed.append(bar) or type(bar).close(bar)
+    kept[-1].set_postfix = lambda **kw: shown.append(kw)
+    kept[-1].update = lambda k, bar=kept[-1]: setattr(bar, "n", bar.n + k)  # counts, if hidden
     return kept[-1]
 
   monkeypatch.setattr(study_lib, "tqdm", tqdm)
@@ -1203,3 +1206,6 @@ def test_train_and_evaluate_without_an_out_folder_names_one_under_runs_and_shows
     dict(total=2, unit="step", dynamic_ncols=True, disable=disable) for disable in (None, True)
   ]
   assert closed == kept  # each run closed its bar
+  assert [bar.n for bar in kept] == [2, 2]  # at the last step
+  spe = summary["steps_per_epoch"]
+  assert shown[-1] == dict(epoch=f"{2 / spe:.2f}", loss=f"{summary['final_loss']:.4f}")
