@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from hw2_jax import cli
+from hw2_jax.core import launch
 
 ROOT = Path(__file__).parents[1]
 PADDING = [
@@ -76,11 +77,7 @@ def _env(tmp_path, devices=None, **extra):
     PYTHONPATH=os.pathsep.join([str(tmp_path / "site"), str(ROOT)]),
     **extra,
   )
-  if devices:
-    env["XLA_FLAGS"] = (
-      f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
-    )
-  return env
+  return launch.child_env(env, devices) if devices else env
 
 
 def _hw2_jax(args, env, timeout=300):

@@ -23,12 +23,12 @@ import optax
 import pytest
 
 from hw2_jax.cli import main
-from hw2_jax.core import checkpoint, devices
+from hw2_jax.core import checkpoint, devices, launch
 from hw2_jax.core.errors import ConfigError
 from hw2_jax.gpt import optimizer as optimizer_lib
 from hw2_jax.gpt import study as study_lib
 from hw2_jax.gpt import train as train_lib
-from hw2_jax.gpt.checkpoints import RunCheckpoints, restore_run
+from hw2_jax.gpt.checkpoints import RunCheckpoints, newest_run, restore_run
 from hw2_jax.gpt.config import DEFAULT_PROMPT, Config, ModelConfig
 from hw2_jax.gpt.generate import Generator
 from hw2_jax.gpt.optimizer import learning_rate_schedule, make_optimizer
@@ -583,8 +583,7 @@ _DATA_PARALLEL = textwrap.dedent("""
 
 
 def test_data_parallel_step_equals_single_device():
-  flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"
-  env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu")
+  env = launch.child_env(dict(os.environ), 2)  # 2 CPU devices, the tests' XLA flags kept
   r = subprocess.run(
     [sys.executable, "-c", _DATA_PARALLEL],
     env=env,
@@ -1093,9 +1092,9 @@ def test_run_checkpoints_keep_ties_out_of_best_refuse_another_schedule_length_an
   improvement (save_best answers False and keeps the first); a resumed cosine run must keep
   its number of steps (the schedule depends on it) while a constant one may change it; and
   both checkpoint managers are closed when the block is left by an error; a step that is not
-  kept is refused with the steps that are. Every process
-  waits at a barrier after looking at the folder and before any manager creates a folder in it
-  (process 0's folders would make a slower process see "a gpt-train run")."""
+  kept is refused with the steps that are. Every process waits at a barrier after looking at
+  the folder and before any manager creates a folder in it (process 0's folders would make a
+  slower process see "a gpt-train run")."""
   out, state = tmp_path / "run", {"w": jnp.arange(3.0)}
   model = dataclasses.asdict(ModelConfig(vocab_size=5, n_layer=1, n_head=1, n_embd=8))
   for schedule in ("cosine", "constant"):
@@ -1137,7 +1136,6 @@ def test_newest_run_is_the_gpt_train_run_with_the_latest_checkpoint(tmp_path):
   """gpt-generate's default run: among the folders under runs/, only gpt-train runs with a
   checkpoint count, and the newest is the one whose last checkpoints were written last, not
   the last name in order."""
-  from hw2_jax.gpt.checkpoints import newest_run
 
   def folder(name, command, checkpoint, mtime):
     (tmp_path / name).mkdir()
@@ -1180,8 +1178,8 @@ def test_train_and_evaluate_without_an_out_folder_names_one_under_runs_and_shows
   """Called with no --out (from Python, as the CLI would), the run goes to runs/gpt-<the
   settings that differ from the defaults> in the working folder. The progress bar counts the
   run's steps, resizes with the terminal, and is left to tqdm's own check for a terminal on
-  the main process (so a log file gets none); --no-progress turns it off; it ends at the last step
-  showing the epoch and the loss; the run closes it."""
+  the main process (so a log file gets none); --no-progress turns it off; it ends at the last
+  step showing the epoch and the loss; the run closes it."""
   bars, kept, closed, shown, real_tqdm = [], [], [], [], study_lib.tqdm
 
   def tqdm(**kw):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from hw2_jax import cli
+from hw2_jax.core import launch
 from hw2_jax.padding import conv, study
 
 SMALL = [
@@ -112,12 +113,11 @@ def test_unwritable_output_directory(tmp_path, capsys):
 
 
 def test_multi_device_run_equals_single_device(small_run, tmp_path):
-  env = dict(
-    os.environ,
-    XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4",
-    HW2_JAX_NO_COMPILE_CACHE="",
-    JAX_PLATFORMS="cpu",
-    JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache"),
+  env = launch.child_env(
+    dict(
+      os.environ, HW2_JAX_NO_COMPILE_CACHE="", JAX_COMPILATION_CACHE_DIR=str(tmp_path / "cache")
+    ),
+    4,
   )
   subprocess.run(
     [sys.executable, "-m", "hw2_jax", "padding-study", *SMALL, "--out", str(tmp_path)],

@@ -26,6 +26,21 @@ def _data(n=40, seed=0):
   )
 
 
+def _watch_bars(monkeypatch):
+  """The epoch loop's progress bars, real ones, with their settings and every loss they show
+  recorded: returns the two lists (bars, shown)."""
+  bars, shown, real_tqdm = [], [], train.tqdm
+
+  def tqdm(it, **kw):
+    bars.append(kw)
+    bar = real_tqdm(it, **kw)
+    bar.set_postfix = lambda loss: shown.append(loss)
+    return bar
+
+  monkeypatch.setattr(train, "tqdm", tqdm)
+  return bars, shown
+
+
 def test_epoch_batches_cover_every_image_once_per_seed():
   idx_SxTxB, mask_TxB = train.epoch_batches(jax.random.key(0), 2, 21, 8)
   chex.assert_shape(idx_SxTxB, (2, 3, 8))
@@ -319,17 +334,8 @@ def test_each_epoch_sees_every_image_and_tells_the_stop_watcher_the_last_epochs_
   x, everything = train.to_float(images), jnp.ones(40)
   expected = [float(train._loss(CNN(), jax.tree.map(lambda a, s=s: a[s], state.params), x,
                                 labels, everything)) for s in range(2)]  # fmt: skip
-  calls, bars, shown = [], [], []
+  calls, (bars, shown) = [], _watch_bars(monkeypatch)
   t0 = time.perf_counter()
-
-  def tqdm(it, **kw):
-    bars.append(kw)
-    bar = real_tqdm(it, **kw)
-    bar.set_postfix = lambda loss: shown.append(loss)
-    return bar
-
-  real_tqdm = train.tqdm
-  monkeypatch.setattr(train, "tqdm", tqdm)
   epochs = list(
     train.train_epochs(
       CNN(),
@@ -364,15 +370,7 @@ def test_a_long_epochs_progress_bar_shows_the_mean_loss_of_the_last_50_steps_eve
   def step(state, *args, **kwargs):
     return state, jnp.asarray([args[5], args[5], 1000.0], jnp.float32)  # args[5]: the index
 
-  shown = []
-
-  def tqdm(it, **kw):
-    bar = real_tqdm(it, **kw)
-    bar.set_postfix = lambda loss: shown.append(loss)
-    return bar
-
-  real_tqdm = train.tqdm
-  monkeypatch.setattr(train, "tqdm", tqdm)
+  _, shown = _watch_bars(monkeypatch)
   monkeypatch.setattr(train, "train_step", step)
   state = {"w": jnp.zeros((3, 1))}  # three seeds on the devices, the last one padding
   run = train.train_epochs(
