@@ -8,7 +8,9 @@ import argparse
 import subprocess
 import sys
 
-SUITES = ("benchmarks.padding_step", "benchmarks.gpt_tokens", "benchmarks.gpt_recipe")
+SUITES = (
+  "benchmarks.padding_step", "benchmarks.gpt_tokens", "benchmarks.gpt_parts", "benchmarks.gpt_recipe"
+)  # fmt: skip
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ import dataclasses
 import inspect
 import json
 import os
+import resource
 import shutil
 import signal
 import struct
@@ -910,14 +911,18 @@ def test_bf16_training_stays_close_to_float32():
 def test_a_folder_with_any_run_output_is_a_run_and_another_commands_folder_is_refused(
   story, tmp_path, capsys
 ):
-  """A log without checkpoints (the committed results keep no checkpoints) is a run: refused
-  without --overwrite; --overwrite refuses a folder of another command, whose files stay."""
+  """A log without checkpoints (the committed results keep no checkpoints) is a run, and so is
+  a checkpoint alone: refused without --overwrite; --overwrite refuses a folder of another command, whose files stay."""
   out = tmp_path / "results"
   out.mkdir()
   (out / "metrics.jsonl").write_text('{"kind": "step", "step": 1}\n')
   err = _error(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(out)], capsys)
   assert "holds a gpt-train run; pass --resume to continue it, --overwrite" in err
   assert (out / "metrics.jsonl").read_text() == '{"kind": "step", "step": 1}\n'
+  saved = tmp_path / "saved"  # a checkpoint alone is a run too
+  (saved / "checkpoints" / "last" / "5").mkdir(parents=True)
+  err = _error(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(saved)], capsys)
+  assert "holds a gpt-train run; pass --resume to continue it, --overwrite" in err
   rotation = tmp_path / "rotation"
   (rotation / "checkpoints" / "plain" / "10").mkdir(parents=True)
   (rotation / "rotation_study.json").write_text("{}")
@@ -1005,13 +1010,16 @@ def test_the_plan_the_samples_once_and_generate_finds_the_newest_run(
   monkeypatch.chdir(tmp_path)
   monkeypatch.setattr(study_lib, "CPU_HOUR_S", 0.0)
   main(["gpt-train", *TINY, "--txt-file", str(story), "--max-steps", "6", "--log-every", "2",
-        "--generate-every", "6", "--sample-tokens", "5", "--no-plots"])  # fmt: skip
+        "--generate-every", "3", "--sample-tokens", "5", "--no-plots"])  # fmt: skip
   out = capsys.readouterr().out
   assert out.count("plan: 2 more steps at ") == 1
   assert "over an hour on this CPU" in out and "--model-type gpt-micro --max-steps 500" in out
   assert out.count("--- sample 1 at step 6") == 1 and out.count("--- sample 2 at step 6") == 1
   runs = list((tmp_path / "runs").iterdir())
   assert len(runs) == 1 and runs[0].name.startswith("gpt-")  # named by the settings that differ
+  # samples at step 3, between two log steps: the steps before them are written first
+  order = [(r["kind"], r["step"]) for r in _steps(runs[0]) if r["kind"] in ("step", "sample")]
+  assert order[:5] == [("step", 1), ("step", 2), ("step", 3), ("sample", 3), ("step", 4)]
   main(["gpt-generate", "--max-new-tokens", "3", "--prompt", "the"])
   captured = capsys.readouterr()
   assert f"sampling from {Path('runs') / runs[0].name}" in captured.err
@@ -1207,3 +1215,88 @@ def test_train_and_evaluate_without_an_out_folder_names_one_under_runs_and_shows
   assert [bar.n for bar in kept] == [2, 2]  # at the last step
   spe = summary["steps_per_epoch"]
   assert shown[-1] == dict(epoch=f"{2 / spe:.2f}", loss=f"{summary['final_loss']:.4f}")
+
+
+def test_the_plan_is_said_once_with_the_time_left_and_the_cpu_hint_only_past_an_hour_on_a_cpu(
+  monkeypatch,
+):
+  """_Events.plan on its own: said once per run, the rest of the run's steps times the measured
+  time per step; the CPU-sized command only when that is over an hour (exactly an hour is not)
+  and the backend is a CPU."""
+  said = []
+  events = types.SimpleNamespace(
+    planned=False, r=types.SimpleNamespace(total_steps=1000), say=said.append
+  )
+  plan = study_lib._Events.plan
+  plan(events, 100, 4.0)  # 900 steps x 4 s: exactly an hour
+  plan(events, 200, 4.0)  # said once
+  assert said == ["plan: 900 more steps at 4.00 s a step, about 01:00:00 of training"]
+  said.clear()
+  events.planned = False
+  plan(events, 100, 4.001)  # 3600.9 s
+  assert said[0] == "plan: 900 more steps at 4.00 s a step, about 01:00:00 of training"
+  assert len(said) == 2 and "over an hour on this CPU" in said[1]
+  assert study_lib.CPU_COMMAND in said[1]
+  said.clear()
+  events.planned = False
+  monkeypatch.setattr(study_lib.jax, "default_backend", lambda: "gpu")
+  plan(events, 100, 40.0)  # ten hours, but not on a CPU
+  assert said == ["plan: 900 more steps at 40.00 s a step, about 10:00:00 of training"]
+
+
+def test_evaluations_samples_and_saves_come_after_their_steps_and_stay_out_of_tokens_per_s(
+  story, tmp_path, monkeypatch
+):
+  """An evaluation every 2 steps, samples every 4, a checkpoint every 6, metrics fetched only at
+  the end (--log-every 8): an evaluation's record comes after the records of the steps before
+  it (the pending metrics are written first); the time each takes (here 0.5 s, slowed on
+  purpose) stays out of the tokens/s of the steps after it (each the last thing done at its
+  step once: the evaluation at 2, the samples at 4, the checkpoint at 6); the summary gives the last and the
+  best validation loss; the checkpoint records its epoch length and the device it ran on."""
+  slow = lambda f: lambda *a, **k: time.sleep(0.5) or f(*a, **k)
+  real_eval_step = study_lib.make_eval_step
+  monkeypatch.setattr(study_lib, "make_eval_step", lambda *a: slow(real_eval_step(*a)))
+  monkeypatch.setattr(Generator, "generate", slow(Generator.generate))
+  monkeypatch.setattr(RunCheckpoints, "save", slow(RunCheckpoints.save))
+  out = tmp_path / "run"
+  _train(story, out, "--max-steps", "8", "--log-every", "8", "--eval-every", "2",
+         "--eval-iters", "1", "--val-fraction", "0.2", "--generate-every", "4",
+         "--sample-tokens", "2", "--checkpoint-every", "6")  # fmt: skip
+  records = _steps(out)
+  order = [(r["kind"], r["step"]) for r in records if r["kind"] in ("step", "eval")]
+  steps = lambda *numbers: [("step", n) for n in numbers]
+  assert order == [*steps(1, 2), ("eval", 2), *steps(3, 4), ("eval", 4), *steps(5, 6),
+                   ("eval", 6), *steps(7, 8), ("eval", 8)]  # fmt: skip
+  # windows of 2 steps (one program), each after slowed events: none holds their 0.5 s
+  seconds_per_step = [8 * 16 / r["tokens_per_s"] for r in records if r["kind"] == "step"]
+  assert max(seconds_per_step[2:]) < 0.2, seconds_per_step
+  evals = [r["val_loss"] for r in records if r["kind"] == "eval"]
+  assert evals[-1] != evals[0]
+  text = (out / "summary.json").read_text()
+  assert text.startswith('{\n  "steps": 8,\n')  # indented by 2, for a person
+  summary = json.loads(text)
+  assert (summary["val_loss"], summary["best_val_loss"]) == (evals[-1], min(evals))
+  # the process's peak resident memory in GB (ru_maxrss is in KiB on Linux)
+  peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+  assert summary["peak_rss_gb"] == pytest.approx(peak_gb, rel=1e-3) and peak_gb > 0.1
+  _, _, _, meta = restore_run(out)
+  assert (meta["steps_per_epoch"], meta["device"]) == (
+    summary["steps_per_epoch"],
+    summary["device"],
+  )
+  assert meta["total_steps"] == 8
+
+
+def test_a_batch_that_does_not_split_over_the_devices_is_refused_in_one_line(
+  story, tmp_path, capsys, monkeypatch
+):
+  """Data parallel: every device takes an equal share of the batch, so 8 over 3 devices is
+  refused, naming both numbers and the fix (a 3-device mesh stood in for)."""
+  monkeypatch.setattr(study_lib.devices, "mesh", lambda: types.SimpleNamespace(devices=np.empty(3)))
+  err = _error(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(tmp_path / "run")],
+               capsys)  # fmt: skip
+  assert "--train-batch-size 8 does not split over 3 devices; pass a multiple of 3." in err
+  monkeypatch.undo()  # the same command on one device then runs in the same folder
+  main(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(tmp_path / "run"),
+        "--max-steps", "1", "--eval-iters", "1", "--generate-every", "0", "--no-plots"])  # fmt: skip
+  assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 1

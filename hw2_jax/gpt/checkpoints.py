@@ -31,7 +31,12 @@ def has_checkpoint(out) -> bool:
 
 
 def has_outputs(out) -> bool:
-  return any((io.as_path(out) / name).exists() for name in OUTPUTS)
+  """Any output of a run; its checkpoint folders count only with a checkpoint in them (a run
+  refused during its setup, e.g. a batch that does not split over the devices, leaves them
+  empty, and the corrected command must not be told to --resume or --overwrite). A best
+  checkpoint never comes without metrics.jsonl, written before the first step."""
+  others = (name for name in OUTPUTS if name != "checkpoints")
+  return has_checkpoint(out) or any((io.as_path(out) / name).exists() for name in others)
 
 
 class RunCheckpoints:

@@ -1,0 +1,190 @@
+"""Where a GPT training step's time goes: its parts timed as programs of their own.
+
+  python -m benchmarks.gpt_parts [--model gpt-micro] [--dropout 0.1] [--repeats 5]
+
+Each part is one jitted program on the shapes of a `gpt-train` step (batch 128 x 128 by
+default), timed alternately with the others (so the load of the machine weighs on all alike)
+and reported as the median ms of a call:
+
+- `step`: the whole training step as gpt-train runs it (batch, loss, gradients, AdamW);
+- `step, dropout 0` and `step, dropout 0, fused attention`: the same without dropout;
+- `forward` and `forward + backward`: the model's loss, and its loss and gradients;
+- `optimizer`: AdamW's update of every parameter from a gradient tree, clipping included;
+- `dropout masks`: the random keep/drop decisions of one step alone (every dropout site's
+  shape, drawn as nn.Dropout draws them);
+- `matmuls`: the step's GEMMs alone (forward and backward of every dense layer and of the
+  attention's two products, float32), which is the arithmetic floor of the step.
+
+The differences between rows are the cost of each part within the step (XLA fuses parts, so
+they are estimates, not a partition). Writes gpt_parts.{json,md} into --out (default
+runs/bench; refuses to replace them unless --overwrite).
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import time
+
+import numpy as np
+
+from hw2_jax.core import rundir, startup
+
+
+def _programs(model_type: str, batch_size: int, block_size: int, dropout: float) -> dict:
+  """{part name: a no-argument call that runs the part once and waits for it}."""
+  import jax
+  import jax.numpy as jnp
+  import optax
+
+  from hw2_jax.core import devices
+  from hw2_jax.gpt.config import Config
+  from hw2_jax.gpt.model import GPT
+  from hw2_jax.gpt.optimizer import from_config, schedule_from_config
+  from hw2_jax.gpt.train import create_state, make_train_step
+
+  base = Config(model_type=model_type, train_batch_size=batch_size, block_size=block_size,
+                dropout=dropout, precision="fp32")  # fmt: skip
+  mesh, key = devices.mesh(), jax.random.key(0)
+  data_N = jax.random.randint(key, (100_000,), 0, 87, jnp.int32)
+  x_BxT = jax.random.randint(key, (batch_size, block_size), 0, 87, jnp.int32)
+  parts = {}
+
+  def whole_step(name, **changes):
+    cfg = dataclasses.replace(base, **changes)
+    model_cfg = cfg.model_config(87, "cpu")
+    tx = from_config(cfg, 1)
+    state = [create_state(model_cfg, tx, 0)]
+    fn = make_train_step(model_cfg, tx, schedule_from_config(cfg, 1), batch_size, mesh)
+
+    def call():
+      state[0], metrics = fn(state[0], data_N)
+      jax.block_until_ready(metrics)
+
+    parts[name] = call
+    return model_cfg, tx, state
+
+  model_cfg, tx, state = whole_step("step")
+  whole_step("step, dropout 0", dropout=0.0)
+  whole_step("step, dropout 0, fused attention", dropout=0.0, fused_attention=True)
+  # copies: the step donates (deletes) the state it is given
+  model, params = GPT(model_cfg), jax.tree.map(jnp.copy, state[0].params)
+
+  def loss(p):
+    logits = model.apply({"params": p}, x_BxT, train=True, rngs={"dropout": key})
+    return optax.softmax_cross_entropy_with_integer_labels(logits, x_BxT).mean()
+
+  forward, grad = jax.jit(loss), jax.jit(jax.grad(loss))
+  parts["forward"] = lambda: jax.block_until_ready(forward(params))
+  parts["forward + backward"] = lambda: jax.block_until_ready(grad(params))
+  grads, opt_state = grad(params), jax.tree.map(jnp.copy, state[0].opt_state)
+
+  @jax.jit
+  def update(g, s, p):
+    updates, s = tx.update(g, s, p)
+    return optax.apply_updates(p, updates), s
+
+  parts["optimizer"] = lambda: jax.block_until_ready(update(grads, opt_state, params))
+
+  B, T, D, H, L = batch_size, block_size, model_cfg.n_embd, model_cfg.n_head, model_cfg.n_layer
+  sites = [(B, T, D)] + [(B, H, T, T), (B, T, D), (B, T, D)] * L  # embedding, then per layer
+
+  @jax.jit
+  def masks(k):
+    keys = jax.random.split(k, len(sites))
+    return [jax.random.bernoulli(k, 1 - dropout, s) for k, s in zip(keys, sites)]
+
+  parts["dropout masks"] = lambda: jax.block_until_ready(masks(key))
+  parts["matmuls"] = _matmuls(B * T, D, H, T, L, model_cfg.vocab_size)
+  return parts
+
+
+def _matmuls(N: int, D: int, H: int, T: int, L: int, V: int):
+  """The step's GEMMs alone, float32: per layer the four dense layers (qkv, proj, fc, proj) and
+  the attention's two products, and the head, each forward with its two backward products
+  (distinct inputs, so XLA computes every one)."""
+  import jax
+  import jax.numpy as jnp
+
+  key, hi = jax.random.key(1), jax.lax.Precision.HIGHEST
+  dense = [(D, 3 * D), (D, D), (D, 4 * D), (4 * D, D)] * L + [(D, V)]
+  x_N_I = [jax.random.normal(key, (N, i)) for i, _ in dense]
+  w_IxO = [jax.random.normal(key, (i, o)) for i, o in dense]
+  q_BxHxTxK = jax.random.normal(key, (N // T, H, T, D // H))
+  p_BxHxTxS = jax.random.normal(key, (N // T, H, T, T))
+
+  @jax.jit
+  def run(x_N_I, w_IxO, q, p):
+    total = 0.0
+    for x, w in zip(x_N_I, w_IxO):
+      y = jnp.dot(x, w, precision=hi)
+      total += y.sum() + jnp.dot(y, w.T, precision=hi).sum() + jnp.dot(x.T, y, precision=hi).sum()
+    for i in range(3 * L):  # scores and probs @ v, forward and the two backward products each
+      total += jnp.einsum("bhtk,bhsk->bhts", q + i, q, precision=hi).sum()
+      total += jnp.einsum("bhts,bhsk->bhtk", p + i, q, precision=hi).sum()
+    return total
+
+  return lambda: jax.block_until_ready(run(x_N_I, w_IxO, q_BxHxTxK, p_BxHxTxS))
+
+
+def main(argv=None) -> dict:
+  p = argparse.ArgumentParser(
+    prog="python -m benchmarks.gpt_parts",
+    description=__doc__,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )
+  p.add_argument("--model", default="gpt-micro")
+  p.add_argument("--batch-size", type=int, default=128)
+  p.add_argument("--block-size", type=int, default=128)
+  p.add_argument("--dropout", type=float, default=0.1)
+  p.add_argument("--repeats", type=int, default=5, help="timed rounds (every part once each)")
+  p.add_argument("--out", default="runs/bench", help="output folder")
+  p.add_argument("--overwrite", action="store_true", help="replace gpt_parts.* in --out")
+  p.add_argument("--quick", action="store_true", help="2 timed rounds")
+  args = p.parse_args(argv)
+  rundir.check_new_files(args.out, ["gpt_parts.json", "gpt_parts.md"], args.overwrite)
+  if args.quick:
+    args.repeats = 2
+
+  import jax
+
+  from hw2_jax.core import devices
+  from hw2_jax.core.render import markdown_table
+
+  parts = _programs(args.model, args.batch_size, args.block_size, args.dropout)
+  for call in parts.values():  # compile and warm up
+    call()
+    call()
+  ms = {name: [] for name in parts}
+  for _ in range(args.repeats):
+    for name, call in parts.items():
+      t0 = time.perf_counter()
+      call()
+      ms[name].append(1e3 * (time.perf_counter() - t0))
+  median = {name: float(np.median(v)) for name, v in ms.items()}
+  step = median["step"]
+  rows = [[name, f"{m:.0f}", f"{m / step:.2f}"] for name, m in median.items()]
+  result = {
+    "device": devices.describe(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
+    "jax": jax.__version__, "model": args.model, "batch_size": args.batch_size,
+    "block_size": args.block_size, "dropout": args.dropout, "repeats": args.repeats,
+    "load_avg_1m_at_end": os.getloadavg()[0], "ms_median": median, "ms_all": ms,
+  }  # fmt: skip
+  table = markdown_table(["part", "ms (median)", "of the step"], rows)
+  head = (f"# Where a GPT step's time goes: {args.model}, batch {args.batch_size} x "
+          f"{args.block_size}, dropout {args.dropout}, float32, {result['device']}\n\n")  # fmt: skip
+  print(table)
+  rundir.write_outputs(
+    args.out,
+    {"gpt_parts.json": (json.dumps(result, indent=2) + "\n").encode(),
+     "gpt_parts.md": (head + table + "\n").encode()},
+    print,
+  )  # fmt: skip
+  return result
+
+
+if __name__ == "__main__":
+  startup.reexec("benchmarks.gpt_parts")
+  startup.init()
+  main()
