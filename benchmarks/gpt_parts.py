@@ -3,8 +3,10 @@
   python -m benchmarks.gpt_parts [--model gpt-micro] [--dropout 0.1] [--repeats 5]
 
 Each part is one jitted program on the shapes of a `gpt-train` step (batch 128 x 128 by
-default), timed alternately with the others (so the load of the machine weighs on all alike)
-and reported as the median ms of a call:
+default) that runs the part --steps-per-call times in one device call (a `lax.scan`, as
+gpt-train runs its steps: on a CPU one step per call costs far more, its temporaries allocated
+anew each call), timed alternately with the others (so the load of the machine weighs on all
+alike) and reported as the median ms per run of the part:
 
 - `step`: the whole training step as gpt-train runs it (batch, loss, gradients, AdamW);
 - `step, dropout 0` and `step, dropout 0, fused attention`: the same without dropout;
@@ -32,8 +34,19 @@ import numpy as np
 from hw2_jax.core import rundir, startup
 
 
-def _programs(model_type: str, batch_size: int, block_size: int, dropout: float) -> dict:
-  """{part name: a no-argument call that runs the part once and waits for it}."""
+def _repeated(body, carry, k: int, inputs=()):
+  """A call that runs `body(carry, inputs)` k times in one device call (lax.scan, each time on
+  the carry the last one left, so XLA can hoist nothing out of the loop) and waits for it.
+  Arrays go in as `inputs` (arguments), never as constants of the program."""
+  import jax
+
+  scan = lambda c, xs: jax.lax.scan(lambda c, _: (body(c, xs), None), c, None, length=k)[0]
+  fn = jax.jit(scan)
+  return lambda: jax.block_until_ready(fn(carry, inputs))
+
+
+def _programs(model_type: str, batch_size: int, block_size: int, dropout: float, k: int) -> dict:
+  """{part name: a no-argument call that runs the part k times in one device call}."""
   import jax
   import jax.numpy as jnp
   import optax
@@ -56,51 +69,58 @@ def _programs(model_type: str, batch_size: int, block_size: int, dropout: float)
     model_cfg = cfg.model_config(87, "cpu")
     tx = from_config(cfg, 1)
     state = [create_state(model_cfg, tx, 0)]
-    fn = make_train_step(model_cfg, tx, schedule_from_config(cfg, 1), batch_size, mesh)
+    fn = make_train_step(model_cfg, tx, schedule_from_config(cfg, 1), batch_size, mesh, k)
 
     def call():
       state[0], metrics = fn(state[0], data_N)
       jax.block_until_ready(metrics)
 
     parts[name] = call
-    return model_cfg, tx, state
+    return model_cfg, tx, jax.tree.map(jnp.copy, state[0])  # the step donates its state
 
   model_cfg, tx, state = whole_step("step")
   whole_step("step, dropout 0", dropout=0.0)
   whole_step("step, dropout 0, fused attention", dropout=0.0, fused_attention=True)
-  # copies: the step donates (deletes) the state it is given
-  model, params = GPT(model_cfg), jax.tree.map(jnp.copy, state[0].params)
+  model = GPT(model_cfg)
 
-  def loss(p):
-    logits = model.apply({"params": p}, x_BxT, train=True, rngs={"dropout": key})
+  def loss(p, i):
+    rngs = {"dropout": jax.random.fold_in(key, i)}
+    logits = model.apply({"params": p}, x_BxT, train=True, rngs=rngs)
     return optax.softmax_cross_entropy_with_integer_labels(logits, x_BxT).mean()
 
-  forward, grad = jax.jit(loss), jax.jit(jax.grad(loss))
-  parts["forward"] = lambda: jax.block_until_ready(forward(params))
-  parts["forward + backward"] = lambda: jax.block_until_ready(grad(params))
-  grads, opt_state = grad(params), jax.tree.map(jnp.copy, state[0].opt_state)
+  def forward(c, _):
+    p, i = c
+    scale = 1 + 1e-30 * loss(p, i)
+    return jax.tree.map(lambda w: w * scale, p), i + 1
 
-  @jax.jit
-  def update(g, s, p):
-    updates, s = tx.update(g, s, p)
+  def forward_backward(c, _):
+    p, i = c
+    return jax.tree.map(lambda w, g: w - 1e-30 * g, p, jax.grad(loss)(p, i)), i + 1
+
+  def optimizer(c, _):
+    p, s = c
+    updates, s = tx.update(p, s, p)  # the parameters stand in for a gradient
     return optax.apply_updates(p, updates), s
 
-  parts["optimizer"] = lambda: jax.block_until_ready(update(grads, opt_state, params))
+  start = (state.params, jnp.int32(0))
+  parts["forward"] = _repeated(forward, start, k)
+  parts["forward + backward"] = _repeated(forward_backward, start, k)
+  parts["optimizer"] = _repeated(optimizer, (state.params, state.opt_state), k)
 
   B, T, D, H, L = batch_size, block_size, model_cfg.n_embd, model_cfg.n_head, model_cfg.n_layer
   sites = [(B, T, D)] + [(B, H, T, T), (B, T, D), (B, T, D)] * L  # embedding, then per layer
 
-  @jax.jit
-  def masks(k):
-    keys = jax.random.split(k, len(sites))
-    return [jax.random.bernoulli(k, 1 - dropout, s) for k, s in zip(keys, sites)]
+  def masks(c, _):
+    keys = jax.random.split(jax.random.fold_in(key, c), len(sites))
+    drawn = [jax.random.bernoulli(k, 1 - dropout, s) for k, s in zip(keys, sites)]
+    return c + sum(m.sum(dtype=jnp.int32) for m in drawn)
 
-  parts["dropout masks"] = lambda: jax.block_until_ready(masks(key))
-  parts["matmuls"] = _matmuls(B * T, D, H, T, L, model_cfg.vocab_size)
+  parts["dropout masks"] = _repeated(masks, jnp.int32(0), k)
+  parts["matmuls"] = _matmuls(B * T, D, H, T, L, model_cfg.vocab_size, k)
   return parts
 
 
-def _matmuls(N: int, D: int, H: int, T: int, L: int, V: int):
+def _matmuls(N: int, D: int, H: int, T: int, L: int, V: int, k: int):
   """The step's GEMMs alone, float32: per layer the four dense layers (qkv, proj, fc, proj) and
   the attention's two products, and the head, each forward with its two backward products
   (distinct inputs, so XLA computes every one)."""
@@ -114,18 +134,19 @@ def _matmuls(N: int, D: int, H: int, T: int, L: int, V: int):
   q_BxHxTxK = jax.random.normal(key, (N // T, H, T, D // H))
   p_BxHxTxS = jax.random.normal(key, (N // T, H, T, T))
 
-  @jax.jit
-  def run(x_N_I, w_IxO, q, p):
-    total = 0.0
+  def body(c, arrays):
+    x_N_I, w_IxO, q_BxHxTxK, p_BxHxTxS = arrays
+    total = c * 1e-30
     for x, w in zip(x_N_I, w_IxO):
-      y = jnp.dot(x, w, precision=hi)
+      y = jnp.dot(x, w + total, precision=hi)
       total += y.sum() + jnp.dot(y, w.T, precision=hi).sum() + jnp.dot(x.T, y, precision=hi).sum()
+    q = q_BxHxTxK + total
     for i in range(3 * L):  # scores and probs @ v, forward and the two backward products each
       total += jnp.einsum("bhtk,bhsk->bhts", q + i, q, precision=hi).sum()
-      total += jnp.einsum("bhts,bhsk->bhtk", p + i, q, precision=hi).sum()
+      total += jnp.einsum("bhts,bhsk->bhtk", p_BxHxTxS + i, q, precision=hi).sum()
     return total
 
-  return lambda: jax.block_until_ready(run(x_N_I, w_IxO, q_BxHxTxK, p_BxHxTxS))
+  return _repeated(body, jnp.float32(0), k, (x_N_I, w_IxO, q_BxHxTxK, p_BxHxTxS))
 
 
 def main(argv=None) -> dict:
@@ -139,6 +160,12 @@ def main(argv=None) -> dict:
   p.add_argument("--block-size", type=int, default=128)
   p.add_argument("--dropout", type=float, default=0.1)
   p.add_argument("--repeats", type=int, default=5, help="timed rounds (every part once each)")
+  p.add_argument(
+    "--steps-per-call",
+    type=int,
+    default=10,
+    help="times each part runs in one device call, as gpt-train runs --log-every steps in one call",
+  )
   p.add_argument("--out", default="runs/bench", help="output folder")
   p.add_argument("--overwrite", action="store_true", help="replace gpt_parts.* in --out")
   p.add_argument("--quick", action="store_true", help="2 timed rounds")
@@ -152,7 +179,8 @@ def main(argv=None) -> dict:
   from hw2_jax.core import devices
   from hw2_jax.core.render import markdown_table
 
-  parts = _programs(args.model, args.batch_size, args.block_size, args.dropout)
+  k = args.steps_per_call
+  parts = _programs(args.model, args.batch_size, args.block_size, args.dropout, k)
   for call in parts.values():  # compile and warm up
     call()
     call()
@@ -161,7 +189,7 @@ def main(argv=None) -> dict:
     for name, call in parts.items():
       t0 = time.perf_counter()
       call()
-      ms[name].append(1e3 * (time.perf_counter() - t0))
+      ms[name].append(1e3 * (time.perf_counter() - t0) / k)
   median = {name: float(np.median(v)) for name, v in ms.items()}
   step = median["step"]
   rows = [[name, f"{m:.0f}", f"{m / step:.2f}"] for name, m in median.items()]
@@ -169,11 +197,13 @@ def main(argv=None) -> dict:
     "device": devices.describe(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
     "jax": jax.__version__, "model": args.model, "batch_size": args.batch_size,
     "block_size": args.block_size, "dropout": args.dropout, "repeats": args.repeats,
+    "steps_per_call": k,
     "load_avg_1m_at_end": os.getloadavg()[0], "ms_median": median, "ms_all": ms,
   }  # fmt: skip
   table = markdown_table(["part", "ms (median)", "of the step"], rows)
   head = (f"# Where a GPT step's time goes: {args.model}, batch {args.batch_size} x "
-          f"{args.block_size}, dropout {args.dropout}, float32, {result['device']}\n\n")  # fmt: skip
+          f"{args.block_size}, dropout {args.dropout}, float32, {k} per device call, "
+          f"{result['device']}\n\n")  # fmt: skip
   print(table)
   rundir.write_outputs(
     args.out,

@@ -173,7 +173,7 @@ def bench(model_type: str, args) -> dict:
   row = {
     "model_type": model_type,
     "params": params,
-    "dtype": model_cfg.dtype,
+    "precision": model_cfg.precision,
     "attention": "fused" if model_cfg.fused_attention else "explicit",
     "steps_per_call": k,
     "ms_per_step": ms,
@@ -249,7 +249,7 @@ def main(argv=None) -> dict:
     [
       "model",
       "params",
-      "dtype",
+      "precision",
       "steps per call",
       "ms per step",
       "tokens/s",
@@ -261,7 +261,7 @@ def main(argv=None) -> dict:
       [
         r["model_type"],
         f"{r['params']:,}",
-        r["dtype"],
+        r["precision"],
         r["steps_per_call"],
         f"{r['ms_per_step']:.0f}",
         f"{r['tokens_per_s']:,.0f}",
