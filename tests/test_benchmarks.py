@@ -1,0 +1,36 @@
+"""The GPT benchmarks still run against the code they measure (a renamed config field once broke
+benchmarks.gpt_tokens unnoticed) and their tables say what they measured; at tiny sizes, so
+nothing here is a timing."""
+
+import json
+
+import pytest
+
+from benchmarks import gpt_parts, gpt_tokens
+
+
+def test_gpt_tokens_writes_one_row_per_model_with_tokens_per_second_from_its_step_time(tmp_path):
+  result = gpt_tokens.main(["--models", "gpt-nano", "--batch-size", "8", "--block-size", "16",
+                            "--steps-per-call", "2", "--repeats", "2", "--memory-steps", "12",
+                            "--precision", "fp32", "--out", str(tmp_path)])  # fmt: skip
+  (row,) = result["results"]
+  assert (row["model_type"], row["precision"], row["steps_per_call"]) == ("gpt-nano", "fp32", 2)
+  assert row["tokens_per_s"] == pytest.approx(8 * 16 / row["ms_per_step"] * 1e3)
+  assert len(row["ms_all"]) == 2 and row["ms_per_step"] == pytest.approx(
+    sorted(row["ms_all"])[0] / 2 + sorted(row["ms_all"])[1] / 2
+  )
+  assert json.loads((tmp_path / "gpt_tokens.json").read_text()) == result
+  assert "| gpt-nano |" in (tmp_path / "gpt_tokens.md").read_text()
+
+
+def test_gpt_parts_times_every_part_per_run_and_relative_to_the_step(tmp_path):
+  result = gpt_parts.main(["--model", "gpt-nano", "--batch-size", "8", "--block-size", "16",
+                           "--steps-per-call", "2", "--repeats", "3", "--out", str(tmp_path)])  # fmt: skip
+  parts = ["step", "step, dropout 0", "step, dropout 0, fused attention", "forward",
+           "forward + backward", "optimizer", "dropout masks", "matmuls"]  # fmt: skip
+  assert list(result["ms_median"]) == parts
+  assert all(len(result["ms_all"][p]) == 3 for p in parts)
+  assert result["ms_median"]["step"] == sorted(result["ms_all"]["step"])[1]
+  table = (tmp_path / "gpt_parts.md").read_text()
+  assert "| step | " in table and " | 1.00 |" in table and "2 per device call" in table
+  assert json.loads((tmp_path / "gpt_parts.json").read_text()) == result
