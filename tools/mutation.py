@@ -517,12 +517,31 @@ try:
 except ImportError:
   pass
 
+# A test run is a child in a session of its own (a timeout kills its whole group), so no signal
+# to the tool reaches it: when the tool is stopped (SIGTERM, Ctrl-C) or dies (its parent
+# changes), the server kills the run in progress and exits, instead of leaving it running.
+running, parent = None, os.getppid()
+
+
+def stop(*_):
+  if running is not None:
+    try:
+      os.killpg(running, signal.SIGKILL)
+    except ProcessLookupError:
+      pass
+  os._exit(1)
+
+
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
 for line in sys.stdin:
   req = json.loads(line)
   start = time.perf_counter()
-  pid = os.fork()
+  pid = running = os.fork()
   if pid == 0:
     os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     null = os.open(os.devnull, os.O_RDONLY)
     out = os.open(req["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(null, 0)
@@ -538,6 +557,8 @@ for line in sys.stdin:
       os._exit(code)
   rc = None
   while True:
+    if os.getppid() != parent:
+      stop()
     done, status = os.waitpid(pid, os.WNOHANG)
     if done:
       rc = os.waitstatus_to_exitcode(status)
@@ -550,6 +571,7 @@ for line in sys.stdin:
       os.waitpid(pid, 0)
       break
     time.sleep(0.05)
+  running = None
   print(json.dumps({"rc": rc, "seconds": time.perf_counter() - start}), flush=True)
 '''
 
@@ -633,9 +655,13 @@ class Worker:
       out, _ = proc.communicate()
       return None, time.perf_counter() - start, out
 
-  def close(self) -> None:
+  def close(self, stop: bool = False) -> None:
+    """Ends the fork server: after its run in progress, or (`stop`) killing that run now."""
     if self.server is not None:
-      self.server.stdin.close()
+      if stop:
+        self.server.terminate()
+      else:
+        self.server.stdin.close()
       self.server.wait()
 
   def write(self, module: str, text: str) -> None:
@@ -940,21 +966,24 @@ def main(argv=None) -> None:
     "seconds": 0.0,
   }
   t0 = time.perf_counter()
+  signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop as Ctrl-C does: cleaned up
   with tempfile.TemporaryDirectory(prefix="hw2-mutation-") as scratch:
     scratch = Path(scratch)
     cache = scratch / "jax-cache"
     workers = [
       Worker(scratch / f"w{i}", cache, fork=not args.no_fork) for i in range(max(1, args.jobs))
     ]
+    stopped = True
     try:
       for module in modules:
         report["modules"].append(run_module(module, workers, args, log, only))
         report["seconds"] = round(time.perf_counter() - t0, 1)
         (out / "mutation.json").write_text(json.dumps(report, indent=1) + "\n")
         (out / "mutation.md").write_text(markdown(report))
-    finally:
+      stopped = False
+    finally:  # also on Ctrl-C and SIGTERM (below): no test run is left behind
       for w in workers:
-        w.close()
+        w.close(stop=stopped)
   log(f"wrote {out}/mutation.md and mutation.json ({report['seconds'] / 60:.1f} min)")
 
 
