@@ -31,6 +31,7 @@ import time
 
 import numpy as np
 
+from benchmarks import output
 from hw2_jax.core import rundir, startup
 
 
@@ -166,11 +167,8 @@ def main(argv=None) -> dict:
     default=10,
     help="times each part runs in one device call, as gpt-train runs --log-every steps in one call",
   )
-  p.add_argument("--out", default="runs/bench", help="output folder")
-  p.add_argument("--overwrite", action="store_true", help="replace gpt_parts.* in --out")
-  p.add_argument("--quick", action="store_true", help="2 timed rounds")
-  args = p.parse_args(argv)
-  rundir.check_new_files(args.out, ["gpt_parts.json", "gpt_parts.md"], args.overwrite)
+  output.add_flags(p, "gpt_parts", quick="2 timed rounds")
+  args = output.parse(p, argv, "gpt_parts")
   if args.quick:
     args.repeats = 2
 

@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import output
 from experiments.gpt_shakespeare import ARGS
 from hw2_jax.core import rundir
 from hw2_jax.core.render import markdown_table
@@ -92,17 +93,14 @@ def main(argv=None) -> dict:
     help="tiny Shakespeare (required; e.g. ../shared/data/books/tiny_shakespear.txt)",
   )
   p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-  p.add_argument("--out", default="runs/bench", help="output folder")
-  p.add_argument("--overwrite", action="store_true", help="replace gpt_recipe.* in --out")
-  p.add_argument("--quick", action="store_true", help="the default variant only, 200 steps")
+  output.add_flags(p, "gpt_recipe", quick="the default variant only, 200 steps")
   p.add_argument("--nanogpt-log", default=NANOGPT_LOG, help="nanoGPT's log with this recipe")
   p.add_argument(
     "--rerender", metavar="JSON",
     help="write the tables again from this earlier gpt_recipe.json's rows (no training), with "
     "nanoGPT's numbers read from --nanogpt-log",
   )  # fmt: skip
-  args = p.parse_args(argv)
-  rundir.check_new_files(args.out, ["gpt_recipe.json", "gpt_recipe.md"], args.overwrite)
+  args = output.parse(p, argv, "gpt_recipe")
   if args.rerender:
     earlier = json.loads(Path(args.rerender).read_text())
     result = {**earlier, "nanogpt": nanogpt(args.nanogpt_log)}

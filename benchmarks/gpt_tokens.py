@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from benchmarks import output
 from hw2_jax.core import rundir, startup
 
 MODELS = ("gpt-micro", "gpt-mini")
@@ -214,11 +215,8 @@ def main(argv=None) -> dict:
     action="store_true",
     help="also time a PyTorch GPT of the same sizes (needs torch)",
   )
-  p.add_argument("--out", default="runs/bench", help="output folder")
-  p.add_argument("--overwrite", action="store_true", help="replace gpt_tokens.* in --out")
-  p.add_argument("--quick", action="store_true", help="gpt-micro only, 2 timed calls")
-  args = p.parse_args(argv)
-  rundir.check_new_files(args.out, ["gpt_tokens.json", "gpt_tokens.md"], args.overwrite)
+  output.add_flags(p, "gpt_tokens", quick="gpt-micro only, 2 timed calls")
+  args = output.parse(p, argv, "gpt_tokens")
   if args.quick:
     args.models, args.repeats = ["gpt-micro"], 2
 

@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks import output
 from hw2_jax.core import devices, io, rundir, startup
 from hw2_jax.core.render import markdown_table
 from hw2_jax.padding import conv, data, model, train
@@ -148,11 +149,6 @@ def main(argv=None) -> None:
     description=__doc__,
     formatter_class=argparse.RawDescriptionHelpFormatter,
   )
-  parser.add_argument(
-    "--quick",
-    action="store_true",
-    help="Net1 fconv and valid only (in place of --nets, --conv-types), 3 repeats",
-  )
   parser.add_argument("--nets", nargs="+", default=list(model.NETS), choices=model.NETS)
   parser.add_argument(
     "--conv-types",
@@ -182,12 +178,12 @@ def main(argv=None) -> None:
     choices=("fp32", "bf16"),
     help="GEMM precisions to time (each a row per configuration)",
   )
-  parser.add_argument("--out", default="runs/bench", help="output folder")
-  parser.add_argument(
-    "--overwrite", action="store_true", help="replace padding_step.{json,md} already in --out"
+  output.add_flags(
+    parser,
+    "padding_step",
+    quick="Net1 fconv and valid only (in place of --nets, --conv-types), 3 repeats",
   )
-  args = parser.parse_args(argv)
-  rundir.check_new_files(args.out, ["padding_step.json", "padding_step.md"], args.overwrite)
+  args = output.parse(parser, argv, "padding_step")
   out = io.ensure_writable_dir(args.out)
   repeats = 3 if args.quick else args.repeats
   configs = (

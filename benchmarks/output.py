@@ -1,0 +1,20 @@
+"""The flags every benchmark shares: where its two tables go and whether they may be replaced."""
+
+from hw2_jax.core import rundir
+
+
+def add_flags(parser, name: str, quick: str) -> None:
+  """--out, --overwrite (of NAME.json and NAME.md there) and --quick (`quick` says what it
+  runs instead)."""
+  parser.add_argument("--out", default="runs/bench", help="output folder")
+  parser.add_argument(
+    "--overwrite", action="store_true", help=f"replace {name}.json and {name}.md in --out"
+  )
+  parser.add_argument("--quick", action="store_true", help=quick)
+
+
+def parse(parser, argv, name: str):
+  """The arguments, once --out is known not to hold tables that must not be replaced."""
+  args = parser.parse_args(argv)
+  rundir.check_new_files(args.out, [f"{name}.json", f"{name}.md"], args.overwrite)
+  return args
