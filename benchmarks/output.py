@@ -1,6 +1,7 @@
 """The flags every benchmark shares: where its two tables go and whether they may be replaced."""
 
 from hw2_jax.core import rundir
+from hw2_jax.core.errors import ConfigError
 
 
 def add_flags(parser, name: str, quick: str) -> None:
@@ -14,7 +15,11 @@ def add_flags(parser, name: str, quick: str) -> None:
 
 
 def parse(parser, argv, name: str):
-  """The arguments, once --out is known not to hold tables that must not be replaced."""
+  """The arguments, once --out is known not to hold tables that must not be replaced (else a
+  one-line error, exit status 2, before any work)."""
   args = parser.parse_args(argv)
-  rundir.check_new_files(args.out, [f"{name}.json", f"{name}.md"], args.overwrite)
+  try:
+    rundir.check_new_files(args.out, [f"{name}.json", f"{name}.md"], args.overwrite)
+  except ConfigError as e:
+    parser.error(str(e))
   return args

@@ -23,7 +23,7 @@ def test_gpt_tokens_writes_one_row_per_model_with_tokens_per_second_from_its_ste
   assert "| gpt-nano |" in (tmp_path / "gpt_tokens.md").read_text()
 
 
-def test_gpt_parts_times_every_part_per_run_and_relative_to_the_step(tmp_path):
+def test_gpt_parts_times_every_part_per_run_and_relative_to_the_step(tmp_path, capsys):
   result = gpt_parts.main(["--model", "gpt-nano", "--batch-size", "8", "--block-size", "16",
                            "--steps-per-call", "2", "--repeats", "3", "--out", str(tmp_path)])  # fmt: skip
   parts = ["step", "step, dropout 0", "step, dropout 0, fused attention", "forward",
@@ -33,4 +33,9 @@ def test_gpt_parts_times_every_part_per_run_and_relative_to_the_step(tmp_path):
   assert result["ms_median"]["step"] == sorted(result["ms_all"]["step"])[1]
   table = (tmp_path / "gpt_parts.md").read_text()
   assert "| step | " in table and " | 1.00 |" in table and "2 per device call" in table
+  assert json.loads((tmp_path / "gpt_parts.json").read_text()) == result
+  with pytest.raises(SystemExit) as stop:  # again into the same --out: refused before work
+    gpt_parts.main(["--out", str(tmp_path)])
+  assert stop.value.code == 2
+  assert "already holds gpt_parts.json" in capsys.readouterr().err
   assert json.loads((tmp_path / "gpt_parts.json").read_text()) == result
