@@ -654,6 +654,9 @@ class Worker:
       os.killpg(proc.pid, signal.SIGKILL)
       out, _ = proc.communicate()
       return None, time.perf_counter() - start, out
+    except BaseException:  # the tool stopped (Ctrl-C, SIGTERM): the run goes with it
+      os.killpg(proc.pid, signal.SIGKILL)
+      raise
 
   def close(self, stop: bool = False) -> None:
     """Ends the fork server: after its run in progress, or (`stop`) killing that run now."""
@@ -981,7 +984,7 @@ def main(argv=None) -> None:
         (out / "mutation.json").write_text(json.dumps(report, indent=1) + "\n")
         (out / "mutation.md").write_text(markdown(report))
       stopped = False
-    finally:  # also on Ctrl-C and SIGTERM (below): no test run is left behind
+    finally:  # also on Ctrl-C and SIGTERM (the handler above): no test run is left behind
       for w in workers:
         w.close(stop=stopped)
   log(f"wrote {out}/mutation.md and mutation.json ({report['seconds'] / 60:.1f} min)")
