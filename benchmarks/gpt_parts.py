@@ -4,9 +4,8 @@
 
 Each part is one jitted program on the shapes of a `gpt-train` step (batch 128 x 128 by
 default) that runs the part --steps-per-call times in one device call (a `lax.scan`, as
-gpt-train runs its steps: on a CPU one step per call costs far more, its temporaries allocated
-anew each call), timed alternately with the others (so the load of the machine weighs on all
-alike) and reported as the median ms per run of the part:
+gpt-train runs its steps), timed alternately with the others (so the load of the machine weighs
+on all alike) and reported as the median ms per run of the part:
 
 - `step`: the whole training step as gpt-train runs it (batch, loss, gradients, AdamW);
 - `step, dropout 0` and `step, dropout 0, fused attention`: the same without dropout;
