@@ -94,7 +94,12 @@ MODULES = {
     ("tests/test_core_rundir.py", "tests/test_padding_cli.py", "tests/test_gpt_train.py")
   ),
   "hw2_jax/core/flags.py": Tests(
-    ("tests/test_cli.py", "tests/test_padding_cli.py", "tests/test_rotation_cli.py")
+    (
+      "tests/test_core_flags.py",
+      "tests/test_cli.py",
+      "tests/test_padding_cli.py",
+      "tests/test_rotation_cli.py",
+    )
   ),
 }
 

@@ -1,0 +1,45 @@
+"""core/flags.check on a config of its own: which numbers each kind of bound lets through, at the
+bound itself and just past it (the commands' own flags are tested in test_*_cli.py)."""
+
+import dataclasses
+
+import pytest
+
+from hw2_jax.core import flags
+from hw2_jax.core.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Bounded:
+  count: int = flags.option(2, "inclusive bounds", low=1, high=3)
+  rate: float = flags.option(0.5, "exclusive bounds", above=0.0, below=1.0)
+  steps: int = flags.option(5, "an integer's default range, 0..INT_MAX")
+  sizes: tuple[int, ...] = flags.option((1, 2), "every item checked", low=1)
+
+
+def _refused(message: str, **values) -> None:
+  with pytest.raises(ConfigError) as e:
+    flags.check(Bounded(**values))
+  assert str(e.value) == message
+
+
+def test_low_and_high_include_the_bound_above_and_below_exclude_it():
+  for values in ({"count": 1}, {"count": 3}, {"rate": 1e-9}, {"rate": 1 - 1e-9}):
+    flags.check(Bounded(**values))
+  _refused("--count must be >= 1, got 0.", count=0)
+  _refused("--count must be <= 3, got 4.", count=4)
+  _refused("--rate must be > 0.0, got 0.0.", rate=0.0)
+  _refused("--rate must be < 1.0, got 1.0.", rate=1.0)
+
+
+def test_an_integer_without_bounds_is_refused_below_zero_and_past_what_int32_holds():
+  """JAX's integers are 32-bit: a step count or seed past 2**31 - 1 would wrap."""
+  flags.check(Bounded(steps=0))
+  flags.check(Bounded(steps=2_147_483_647))
+  _refused("--steps must be >= 0, got -1.", steps=-1)
+  _refused("--steps must be <= 2147483647, got 2147483648.", steps=2_147_483_648)
+
+
+def test_each_item_of_a_tuple_flag_is_checked():
+  flags.check(Bounded(sizes=(1, 5, 9)))
+  _refused("--sizes must be >= 1, got 0.", sizes=(3, 0))
