@@ -1,6 +1,7 @@
 """core/flags.check on a config of its own: which numbers each kind of bound lets through, at the
 bound itself and just past it (the commands' own flags are tested in test_*_cli.py)."""
 
+import argparse
 import dataclasses
 
 import pytest
@@ -43,3 +44,26 @@ def test_an_integer_without_bounds_is_refused_below_zero_and_past_what_int32_hol
 def test_each_item_of_a_tuple_flag_is_checked():
   flags.check(Bounded(sizes=(1, 5, 9)))
   _refused("--sizes must be >= 1, got 0.", sizes=(3, 0))
+
+
+@dataclasses.dataclass(frozen=True)
+class Shown:
+  count: int = flags.option(2, "how many")
+  quiet: bool = flags.option(False, "say less")
+  loud: bool = flags.option(True, "say more")
+  out: str | None = flags.option(None, "where to")
+  sizes: tuple[int, ...] = flags.option((1, 2), "which sizes")
+  none: tuple[int, ...] = flags.option((), "which others")
+
+
+def test_help_shows_each_default_once_and_none_where_there_is_nothing_to_show():
+  """A number's and a list's default (space-separated, as typed), an on-by-default switch's;
+  nothing for an off switch, an unset value or an empty list."""
+  parser = argparse.ArgumentParser(formatter_class=flags.HelpFormatter)
+  flags.add_flags(parser, Shown)
+  text = " ".join(parser.format_help().split())
+  assert "how many (default: 2)" in text
+  assert "which sizes (default: 1 2)" in text
+  assert text.count("say more (default: True)") == 1 and text.count("(default: True)") == 1
+  for help_text in ("say less", "where to", "which others"):
+    assert f"{help_text} (default" not in text and help_text in text
