@@ -67,3 +67,13 @@ def test_help_shows_each_default_once_and_none_where_there_is_nothing_to_show():
   assert text.count("say more (default: True)") == 1 and text.count("(default: True)") == 1
   for help_text in ("say less", "where to", "which others"):
     assert f"{help_text} (default" not in text and help_text in text
+
+
+def test_a_switch_on_by_default_can_be_turned_off_and_one_off_by_default_only_on():
+  parser = argparse.ArgumentParser()
+  flags.add_flags(parser, Shown)
+  args = parser.parse_args(["--quiet", "--no-loud", "--sizes", "3", "4", "--count", "7"])
+  assert flags.from_args(Shown, args) == Shown(count=7, quiet=True, loud=False, sizes=(3, 4))
+  assert flags.from_args(Shown, parser.parse_args([])) == Shown()
+  with pytest.raises(SystemExit):
+    parser.parse_args(["--no-quiet"])
