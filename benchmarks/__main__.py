@@ -9,8 +9,11 @@ import subprocess
 import sys
 
 SUITES = (
-  "benchmarks.padding_step", "benchmarks.gpt_tokens", "benchmarks.gpt_parts", "benchmarks.gpt_recipe"
-)  # fmt: skip
+  "benchmarks.padding_step",
+  "benchmarks.gpt_tokens",
+  "benchmarks.gpt_parts",
+  "benchmarks.gpt_recipe",
+)
 
 
 def main() -> None:

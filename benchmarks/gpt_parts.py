@@ -22,7 +22,6 @@ runs/bench; refuses to replace them unless --overwrite).
 """
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -51,36 +50,25 @@ def _programs(model_type: str, batch_size: int, block_size: int, dropout: float,
   import jax.numpy as jnp
   import optax
 
-  from hw2_jax.core import devices
+  from benchmarks.gpt_tokens import jax_step
   from hw2_jax.gpt.config import Config
   from hw2_jax.gpt.model import GPT
-  from hw2_jax.gpt.optimizer import from_config, schedule_from_config
-  from hw2_jax.gpt.train import create_state, make_train_step
+  from hw2_jax.gpt.optimizer import from_config
+  from hw2_jax.gpt.train import create_state
 
-  base = Config(model_type=model_type, train_batch_size=batch_size, block_size=block_size,
-                dropout=dropout, precision="fp32")  # fmt: skip
-  mesh, key = devices.mesh(), jax.random.key(0)
-  data_N = jax.random.randint(key, (100_000,), 0, 87, jnp.int32)
-  x_BxT = jax.random.randint(key, (batch_size, block_size), 0, 87, jnp.int32)
+  # the whole step as gpt-train runs it: gpt_tokens' own (float32; the attention path the
+  # backend would choose, or the fused one)
+  step = lambda p, fused=None: jax_step(model_type, batch_size, block_size, k, p, "fp32", fused)
   parts = {}
-
-  def whole_step(name, **changes):
-    cfg = dataclasses.replace(base, **changes)
-    model_cfg = cfg.model_config(87, "cpu")
-    tx = from_config(cfg, 1)
-    state = [create_state(model_cfg, tx, 0)]
-    fn = make_train_step(model_cfg, tx, schedule_from_config(cfg, 1), batch_size, mesh, k)
-
-    def call():
-      state[0], metrics = fn(state[0], data_N)
-      jax.block_until_ready(metrics)
-
-    parts[name] = call
-    return model_cfg, tx, jax.tree.map(jnp.copy, state[0])  # the step donates its state
-
-  model_cfg, tx, state = whole_step("step")
-  whole_step("step, dropout 0", dropout=0.0)
-  whole_step("step, dropout 0, fused attention", dropout=0.0, fused_attention=True)
+  parts["step"], _, _, model_cfg = step(dropout)
+  parts["step, dropout 0"] = step(0.0)[0]
+  parts["step, dropout 0, fused attention"] = step(0.0, True)[0]
+  cfg = Config(model_type=model_type, train_batch_size=batch_size, block_size=block_size,
+               dropout=dropout)  # fmt: skip
+  tx = from_config(cfg, 1)
+  state = create_state(model_cfg, tx, 0)
+  key = jax.random.key(0)
+  x_BxT = jax.random.randint(key, (batch_size, block_size), 0, model_cfg.vocab_size, jnp.int32)
   model = GPT(model_cfg)
 
   def loss(p, i):

@@ -912,7 +912,8 @@ def test_a_folder_with_any_run_output_is_a_run_and_another_commands_folder_is_re
   story, tmp_path, capsys
 ):
   """A log without checkpoints (the committed results keep no checkpoints) is a run, and so is
-  a checkpoint alone: refused without --overwrite; --overwrite refuses a folder of another command, whose files stay."""
+  a checkpoint alone: refused without --overwrite; --overwrite refuses a folder of another
+  command, whose files stay."""
   out = tmp_path / "results"
   out.mkdir()
   (out / "metrics.jsonl").write_text('{"kind": "step", "step": 1}\n')
@@ -1251,8 +1252,9 @@ def test_evaluations_samples_and_saves_come_after_their_steps_and_stay_out_of_to
   the end (--log-every 8): an evaluation's record comes after the records of the steps before
   it (the pending metrics are written first); the time each takes (here 0.5 s, slowed on
   purpose) stays out of the tokens/s of the steps after it (each the last thing done at its
-  step once: the evaluation at 2, the samples at 4, the checkpoint at 6); the summary gives the last and the
-  best validation loss; the checkpoint records its epoch length and the device it ran on."""
+  step once: the evaluation at 2, the samples at 4, the checkpoint at 6); the summary gives
+  the last and the best validation loss; the checkpoint records its epoch length and the
+  device it ran on."""
   slow = lambda f: lambda *a, **k: time.sleep(0.5) or f(*a, **k)
   real_eval_step = study_lib.make_eval_step
   monkeypatch.setattr(study_lib, "make_eval_step", lambda *a: slow(real_eval_step(*a)))
@@ -1292,7 +1294,8 @@ def test_a_batch_that_does_not_split_over_the_devices_is_refused_in_one_line(
 ):
   """Data parallel: every device takes an equal share of the batch, so 8 over 3 devices is
   refused, naming both numbers and the fix (a 3-device mesh stood in for)."""
-  monkeypatch.setattr(study_lib.devices, "mesh", lambda: types.SimpleNamespace(devices=np.empty(3)))
+  three = types.SimpleNamespace(devices=np.empty(3))
+  monkeypatch.setattr(study_lib.devices, "mesh", lambda: three)
   err = _error(["gpt-train", *TINY, "--txt-file", str(story), "--out", str(tmp_path / "run")],
                capsys)  # fmt: skip
   assert "--train-batch-size 8 does not split over 3 devices; pass a multiple of 3." in err
