@@ -13,7 +13,7 @@ from scipy import stats as scipy_stats
 from hw2_jax import cli
 from hw2_jax.core.errors import ConfigError
 from hw2_jax.padding.conv import CONV_TYPES
-from hw2_jax.report import build, load
+from hw2_jax.report import build, load, rotation
 from hw2_jax.report.config import Config
 
 SEEDS = 7  # with one round diverged, 6: the fewest whose sign-flip p can be < 0.05 (2 / 64)
@@ -229,6 +229,7 @@ def test_rotation_bands_over_seeds_for_every_model(report):
     assert got["mean"] == pytest.approx(per_seed.mean(0))
     assert np.ravel(got["ci95"]) == pytest.approx(np.ravel([t_interval(c) for c in per_seed.T]))
     assert f"rotation_{name}.png" in md
+  assert f"]({rotation.COMPARISON})" in md and rotation.COMPARISON in numbers["figures"]
   assert "not run yet: `python -m experiments.rotation_seeds" not in md
 
 

@@ -111,6 +111,7 @@ def outputs(cfg: Config, inputs: dict) -> dict:
   padding_figure.draw(figures, pad_numbers, anchors)
   for i, (name, m) in enumerate(rot_numbers.items(), start=1):
     rotation.draw(figures, name, m, i)
+  rotation.draw_all(figures, rot_numbers)
   runs = {key.split("/")[-1]: r for key, r in inputs["gpt"].items() if r}
   gpt_names = gpt_figures.draw(
     figures, runs, gpt_numbers["runs"], inputs["shakespeare"], inputs["nanogpt"]

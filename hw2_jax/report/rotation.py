@@ -59,6 +59,33 @@ def draw(files: dict, name: str, m: dict, number: int) -> None:
     ax.legend()
 
 
+COMPARISON = "rotation_models.png"
+
+
+def draw_all(files: dict, numbers: dict) -> None:
+  """Every model's mean per angle on one axes, each with its 95% band, into
+  `files[COMPARISON]` (drawn only when there are two models or more)."""
+  if len(numbers) < 2:
+    return
+  with png(files, COMPARISON, figsize=(7.2, 4.4)) as (_, ax):
+    for i, (name, m) in enumerate(numbers.items()):
+      angles, color = np.asarray(m["angles"], float), f"C{i}"
+      ax.plot(angles, m["mean"], marker="o", color=color, label=f"{name} (n = {m['n']})")
+      if m["n"] > 1:
+        lo, hi = np.array([ci or (v, v) for ci, v in zip(m["ci95"], m["mean"])]).T
+        ax.fill_between(angles, lo, hi, color=color, alpha=0.2)
+    ax.set(
+      xlabel="test rotation angle (degrees)",
+      ylabel="test accuracy (%)",
+      title="Every model, mean over seeds with its 95% t band",
+    )
+    if all(float(a).is_integer() for a in angles):
+      ax.set_xticks(angles)
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend()
+
+
 def markdown(study: dict, numbers: dict, source: dict, awaited: dict | None) -> str:
   """`awaited`: the multi-seed study's source when it is not there yet (None when it is)."""
   names = list(numbers)
@@ -85,6 +112,8 @@ def markdown(study: dict, numbers: dict, source: dict, awaited: dict | None) -> 
     )
   for i, name in enumerate(names, start=1):
     out.append(f"![Figure {i}: {name}]({figure_name(name)})\n")
+  if len(names) > 1:
+    out.append(f"![Every model with its 95% band]({COMPARISON})\n")
   header = ["angle (°)", *(f"{k}: mean [95% CI]" for k in names)]
   rows = []
   for j, angle in enumerate(study["angles"]):
