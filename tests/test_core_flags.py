@@ -63,6 +63,7 @@ def test_help_shows_each_default_once_and_none_where_there_is_nothing_to_show():
   flags.add_flags(parser, Shown)
   text = " ".join(parser.format_help().split())
   assert "how many (default: 2)" in text
+  assert "--count N " in text and "--sizes N [N ...]" in text  # numbers' placeholders, lists too
   assert "which sizes (default: 1 2)" in text
   assert text.count("say more (default: True)") == 1 and text.count("(default: True)") == 1
   for help_text in ("say less", "where to", "which others"):
