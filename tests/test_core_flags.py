@@ -54,6 +54,7 @@ class Shown:
   out: str | None = flags.option(None, "where to")
   sizes: tuple[int, ...] = flags.option((1, 2), "which sizes")
   none: tuple[int, ...] = flags.option((), "which others")
+  names: tuple[str, ...] = flags.option(("a",), "which names", metavar="NAME")
 
 
 def test_help_shows_each_default_once_and_none_where_there_is_nothing_to_show():
@@ -64,6 +65,7 @@ def test_help_shows_each_default_once_and_none_where_there_is_nothing_to_show():
   text = " ".join(parser.format_help().split())
   assert "how many (default: 2)" in text
   assert "--count N " in text and "--sizes N [N ...]" in text  # numbers' placeholders, lists too
+  assert "--names NAME [NAME ...]" in text  # a placeholder of its own
   assert "which sizes (default: 1 2)" in text
   assert text.count("say more (default: True)") == 1 and text.count("(default: True)") == 1
   for help_text in ("say less", "where to", "which others"):
