@@ -9,7 +9,9 @@ steps, before anything else runs in the process, so a leak or a growing heap sho
 difference. `--reference` also times a PyTorch GPT of the same sizes (LayerNorm, learned
 positions, causal scaled-dot-product attention, AdamW with clipping; written here as a
 comparator, in float32 on the CPU) in the same process, alternating with the JAX step so that
-the load of the machine weighs on both alike: the ratio is the number to quote. PyTorch is a
+the load of the machine weighs on both alike: the ratio is the number to quote. PyTorch's
+OpenMP threads are made passive (benchmarks/output.import_torch) so that they do not spin on
+the cores between its steps while XLA runs. PyTorch is a
 benchmark-only dependency (`pip install torch`). Writes gpt_tokens.{json,md} into --out
 (default runs/bench; refuses to replace them unless --overwrite).
 """
@@ -87,11 +89,10 @@ def jax_step(
 
 def torch_step(model_cfg, batch_size: int):
   """One training step of a PyTorch GPT of the same sizes, or None without PyTorch."""
-  try:
-    import torch
-    from torch import nn
-  except ImportError:
+  torch = output.import_torch()
+  if torch is None:
     return None
+  nn = torch.nn
   torch.manual_seed(0)
   d, t, v = model_cfg.n_embd, model_cfg.block_size, model_cfg.vocab_size
 

@@ -1,4 +1,7 @@
-"""The flags every benchmark shares: where its two tables go and whether they may be replaced."""
+"""The flags every benchmark shares: where its two tables go and whether they may be replaced;
+and PyTorch, imported the one way the comparators need it."""
+
+import os
 
 from hw2_jax.core import rundir
 from hw2_jax.core.errors import ConfigError
@@ -23,3 +26,16 @@ def parse(parser, argv, name: str):
   except ConfigError as e:
     parser.error(str(e))
   return args
+
+
+def import_torch():
+  """PyTorch for a comparator, or None where it is not installed. Its OpenMP threads are made
+  passive first (OMP_WAIT_POLICY=PASSIVE unless the variable is set): active ones keep spinning
+  after each op and take the cores from XLA's threads when the two frameworks alternate in one
+  process, which slows the JAX step beside them."""
+  os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+  try:
+    import torch
+  except ImportError:
+    return None
+  return torch

@@ -91,9 +91,8 @@ def time_step(
 
 def torch_step_seconds(net: str, conv_type: str, repeats: int, warmup: int) -> float | None:
   """The PyTorch original's step on JAX's kind of device, or None without a matching PyTorch."""
-  try:
-    import torch
-  except ImportError:
+  torch = output.import_torch()
+  if torch is None:
     return None
   backend = jax.default_backend()
   if backend not in ("cpu", "gpu") or (backend == "gpu" and not torch.cuda.is_available()):
