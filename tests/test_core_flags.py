@@ -80,3 +80,13 @@ def test_a_switch_on_by_default_can_be_turned_off_and_one_off_by_default_only_on
   assert flags.from_args(Shown, parser.parse_args([])) == Shown()
   with pytest.raises(SystemExit):
     parser.parse_args(["--no-quiet"])
+
+
+def test_a_skipped_flag_keeps_its_default_and_overrides_set_fields():
+  """A command may leave a field out of its flags (`skip`) and set it itself (`overrides`)."""
+  parser = argparse.ArgumentParser()
+  flags.add_flags(parser, Shown, skip=("count",))
+  args = parser.parse_args(["--quiet"])
+  assert not hasattr(args, "count")
+  assert flags.from_args(Shown, args) == Shown(quiet=True)
+  assert flags.from_args(Shown, args, count=9, out="x") == Shown(count=9, quiet=True, out="x")
