@@ -4,10 +4,12 @@ differ are named, outputs are written as one unit, and a run's default folder is
 settings that differ."""
 
 import errno
+import gc
 import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -162,3 +164,25 @@ def test_a_full_disk_at_the_lock_is_one_line(tmp_path, monkeypatch):
   with pytest.raises(ConfigError, match="cannot hold its lock file.*free some space"):
     with rundir.claim(tmp_path / "out", "padding-study"):
       pass
+
+
+def test_a_refused_second_claim_in_one_process_closes_its_lock_file(tmp_path):
+  """flock conflicts between two opens of the file even in one process: the refused one is
+  closed at once, not left for the garbage collector (a ResourceWarning)."""
+  with rundir.claim(tmp_path, "padding-study"):
+    with warnings.catch_warnings(record=True) as caught:
+      warnings.simplefilter("always")
+      with pytest.raises(ConfigError, match="is in use by another run"):
+        with rundir.claim(tmp_path, "padding-study"):
+          pass
+      gc.collect()
+  assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_the_owner_of_a_folder_given_as_a_string(tmp_path):
+  with rundir.claim(tmp_path, "rotation-study"):
+    pass
+  assert rundir.owner(str(tmp_path)) == rundir.owner(tmp_path) == "rotation-study"
+  (tmp_path / "old").mkdir()
+  (tmp_path / "old" / "metrics.jsonl").write_text("")  # an older folder, without the marker
+  assert rundir.owner(str(tmp_path / "old")) == "gpt-train"
