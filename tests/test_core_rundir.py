@@ -84,6 +84,8 @@ def test_refusals_name_what_differs_and_the_ways_out_that_work(tmp_path):
   assert "--overwrite" in said and "another --out" in said and "--resume" not in said
   with pytest.raises(ConfigError, match="pass --resume to continue it, --overwrite"):
     rundir.refuse(tmp_path, "a run", resume="--resume")
+  with pytest.raises(ConfigError, match="holds a study; pass --overwrite to replace it, or"):
+    rundir.refuse(tmp_path, "a study")  # no --resume to offer, nothing differs
   (tmp_path / "padding_step.json").write_text("{}")
   with pytest.raises(ConfigError, match="padding_step.json from an earlier run.*--overwrite"):
     rundir.check_new_files(tmp_path, ["padding_step.json"], overwrite=False)
@@ -131,6 +133,8 @@ def test_outputs_are_written_as_one_unit(tmp_path, monkeypatch):
   said = []
   rundir.write_outputs(out, {"a.json": b"new a", "b.png": b"new b"}, log=said.append)
   assert (out / "a.json").read_bytes() == b"new a" and said == [f"wrote {out}/{{a.json,b.png}}"]
+  rundir.write_outputs(tmp_path / "new" / "sub", {"c.md": b"c"}, log=said.append)  # made
+  assert (tmp_path / "new" / "sub" / "c.md").read_bytes() == b"c"
 
 
 def test_the_default_folder_is_named_by_the_settings_that_differ():
@@ -176,6 +180,15 @@ def test_a_refused_second_claim_in_one_process_closes_its_lock_file(tmp_path):
         with rundir.claim(tmp_path, "padding-study"):
           pass
       gc.collect()
+  assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_a_claim_closes_its_lock_file_when_it_ends(tmp_path):
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    with rundir.claim(tmp_path, "padding-study"):
+      pass
+    gc.collect()
   assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
 
 
