@@ -93,6 +93,31 @@ def test_folder_run_writes_every_output_then_eval_only(tmp_path):
     )
 
 
+def test_c4_models_on_a_folder_are_the_same_at_every_quarter_turn_and_their_sizes_recorded(
+  tmp_path,
+):
+  """Issue 22's command: the C4 CNN's accuracy is identical at 0/90/180/270 degrees (exact
+  quarter turns of the test images, logits invariant to them) for every seed (that the plain
+  CNN's logits are not is tested in test_rotation_model); each model's parameter count is in
+  the JSON and the table."""
+  make_folder(tmp_path / "d", classes=("cat", "ship", "frog"), per_class=4)
+  out = tmp_path / "out"
+  _run(["--data-dir", tmp_path / "d", "--out", out, "--epochs", 1, "--seeds", 2,
+        "--batch-size", 6, "--models", "plain", "c4", "c4-augmented",
+        "--angles", 0, 90, 180, 270, 45])  # fmt: skip
+  result = json.loads((out / "rotation_study.json").read_text())
+  assert list(result["models"]) == ["plain", "c4", "c4-augmented"]
+  sizes = {n: m["params"] for n, m in result["models"].items()}
+  assert sizes == {"plain": 122_570, "c4": 113_212, "c4-augmented": 113_212}
+  for name in ("c4", "c4-augmented"):
+    for per_angle in result["models"][name]["accuracy_per_seed"]:
+      assert per_angle[:4] == [per_angle[0]] * 4, (name, per_angle)
+  assert (
+    "Parameters per model: plain 122,570, c4 113,212, c4-augmented 113,212."
+    in (out / "rotation_study.md").read_text()
+  )
+
+
 def test_limits_and_a_rerun_keeps_one_checkpoint(tmp_path):
   """--train-limit/--test-limit take that many images (a fixed subset); a second run with
   other settings replaces the first only with --overwrite and leaves only its own checkpoint."""

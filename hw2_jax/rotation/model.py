@@ -179,5 +179,7 @@ def make_model(name: str, precision: str = "fp32") -> nn.Module:
   return MODELS[name](precision=precision)
 
 
-def num_params(params) -> int:
-  return sum(leaf.size for leaf in jax.tree.leaves(params))
+def num_params(params, stacked: bool = False) -> int:
+  """The parameter count of one model; `stacked`: `params` hold several (the seeds) along the
+  leading axis of every leaf."""
+  return sum(leaf.size // (leaf.shape[0] if stacked else 1) for leaf in jax.tree.leaves(params))

@@ -31,9 +31,11 @@ LABELS = {
 }
 
 
-def model_entry(acc_AxS, losses_ExS, train_seconds: float, eval_seconds: float) -> dict:
+def model_entry(
+  acc_AxS, losses_ExS, train_seconds: float, eval_seconds: float, params: int
+) -> dict:
   """One model's JSON entry: accuracy per angle (mean and std over the seeds that stayed
-  finite), per seed, and the training loss per epoch."""
+  finite), per seed, the training loss per epoch, and one model's parameter count."""
   diverged = [int(s) for s in np.flatnonzero(~np.all(np.isfinite(losses_ExS), axis=0))]
   kept = np.delete(acc_AxS, diverged, axis=1) if len(diverged) < acc_AxS.shape[1] else acc_AxS
   entry = {
@@ -44,6 +46,7 @@ def model_entry(acc_AxS, losses_ExS, train_seconds: float, eval_seconds: float) 
     "train_loss_per_epoch_per_seed": losses_ExS.T.round(6).tolist(),
     "train_seconds": round(float(train_seconds), 1),
     "eval_seconds": round(float(eval_seconds), 1),
+    "params": int(params),
   }
   if diverged:
     entry["diverged_seeds"] = diverged
@@ -126,6 +129,9 @@ def table(result: dict) -> str:
   )
   if seeds > 1:
     text += f"\nMean over {seeds} seeds ± standard deviation.\n"
+  sizes = [f"{n} {m['params']:,}" for n, m in result["models"].items() if "params" in m]
+  if sizes:
+    text += f"\nParameters per model: {', '.join(sizes)}.\n"
   diverged = {n: m["diverged_seeds"] for n, m in result["models"].items() if "diverged_seeds" in m}
   for n, ds in diverged.items():
     text += f"\n{n}: seed(s) {ds} diverged (non-finite training loss), left out of the means.\n"

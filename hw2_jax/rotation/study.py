@@ -21,7 +21,7 @@ from hw2_jax.core.errors import ConfigError, Interrupted
 from hw2_jax.rotation import data as data_lib
 from hw2_jax.rotation import report, train
 from hw2_jax.rotation.config import COMMAND, DECIDING, EVALUATION, MODELS, Config
-from hw2_jax.rotation.model import make_model
+from hw2_jax.rotation.model import make_model, num_params
 
 OUTPUTS = (*report.FILES, "checkpoints")
 
@@ -201,9 +201,8 @@ def _model(cfg: Config, name: str, start: int, meta, data, mesh, stop, log) -> d
   t0 = time.perf_counter()
   test_x, test_y = data["test"]
   acc_AxS = train.evaluate(model, state.params, test_x, test_y, cfg.angles, cfg.eval_batch_size)
-  entry = report.model_entry(
-    acc_AxS[:, : cfg.seeds], np.stack(losses), seconds, time.perf_counter() - t0
-  )
+  eval_s, size = time.perf_counter() - t0, num_params(state.params, stacked=True)
+  entry = report.model_entry(acc_AxS[:, : cfg.seeds], np.stack(losses), seconds, eval_s, size)
   if "diverged_seeds" in entry:
     log(f"warning: {name}: the training loss of seed(s) {entry['diverged_seeds']} became "
         "non-finite; they are left out of the means")  # fmt: skip
