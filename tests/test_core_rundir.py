@@ -133,8 +133,24 @@ def test_outputs_are_written_as_one_unit(tmp_path, monkeypatch):
   said = []
   rundir.write_outputs(out, {"a.json": b"new a", "b.png": b"new b"}, log=said.append)
   assert (out / "a.json").read_bytes() == b"new a" and said == [f"wrote {out}/{{a.json,b.png}}"]
-  rundir.write_outputs(tmp_path / "new" / "sub", {"c.md": b"c"}, log=said.append)  # made
-  assert (tmp_path / "new" / "sub" / "c.md").read_bytes() == b"c"
+  new = tmp_path / "new" / "sub"
+  rundir.write_outputs(new, {"c.md": b"c"}, log=said.append)  # the folder is made
+  assert (new / "c.md").read_bytes() == b"c" and said[-1] == f"wrote {new}/c.md"
+
+
+def test_outputs_go_through_hidden_temporaries_beside_them_and_may_fill_the_disk(
+  tmp_path, monkeypatch
+):
+  """Each file is written to `.NAME.*.tmp` in the folder itself (a rename within one file
+  system is atomic), and a write that needs exactly the free space goes ahead."""
+  real_replace, moved = os.replace, []
+  monkeypatch.setattr(os, "replace", lambda a, b: (moved.append((a, b)), real_replace(a, b)))
+  monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10, 5, 5))
+  rundir.write_outputs(tmp_path, {"a.json": b"12", "b.md": b"345"}, log=lambda *_: None)
+  assert [Path(b).name for _, b in moved] == ["a.json", "b.md"]
+  for (a, b), name in zip(moved, ["a.json", "b.md"]):
+    a = Path(a)
+    assert a.parent == tmp_path and a.name.startswith(f".{name}.") and a.suffix == ".tmp"
 
 
 def test_the_default_folder_is_named_by_the_settings_that_differ():
