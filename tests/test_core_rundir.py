@@ -148,8 +148,8 @@ def test_outputs_go_through_hidden_temporaries_beside_them_and_may_fill_the_disk
   monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10, 5, 5))
   rundir.write_outputs(tmp_path, {"a.json": b"12", "b.md": b"345"}, log=lambda *_: None)
   assert [Path(b).name for _, b in moved] == ["a.json", "b.md"]
-  for (a, b), name in zip(moved, ["a.json", "b.md"]):
-    a = Path(a)
+  for (src, _), name in zip(moved, ["a.json", "b.md"]):
+    a = Path(src)
     assert a.parent == tmp_path and a.name.startswith(f".{name}.") and a.suffix == ".tmp"
 
 
