@@ -153,6 +153,24 @@ def test_outputs_go_through_hidden_temporaries_beside_them_and_may_fill_the_disk
     assert a.parent == tmp_path and a.name.startswith(f".{name}.") and a.suffix == ".tmp"
 
 
+def test_each_file_is_on_disk_before_its_rename_with_the_modes_of_a_plain_write(
+  tmp_path, monkeypatch
+):
+  """fsync sees every byte (flushed from Python's buffer first), and the files get the modes
+  open() would give them under the umask (mkstemp's own are 0o600)."""
+  real_fsync, synced = os.fsync, []
+  monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.fstat(fd).st_size), real_fsync(fd)))
+  old = os.umask(0o022)
+  try:
+    rundir.write_outputs(tmp_path, {"a.json": b"12", "b.md": b"345"}, log=lambda *_: None)
+  finally:
+    os.umask(old)
+  assert synced == [2, 3]
+  assert {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {
+    "a.json": 0o644, "b.md": 0o644
+  }  # fmt: skip
+
+
 def test_the_default_folder_is_named_by_the_settings_that_differ():
   keys = ["seeds", "epochs", "data_dir"]
   base = {"seeds": 10, "epochs": 50, "data_dir": None}
