@@ -180,6 +180,8 @@ def test_the_default_folder_is_named_by_the_settings_that_differ():
   )
   odd = rundir.default_out("runs/x", {**base, "data_dir": "/a b/c"}, base, keys)
   assert odd.startswith("runs/x-settings-") and len(odd) == len("runs/x-settings-") + 8
+  as_path = rundir.default_out("runs/x", {**base, "data_dir": Path("/a b/c")}, base, keys)
+  assert as_path == odd  # a value JSON cannot hold is named by its text
 
 
 def test_remove_deletes_only_the_named_outputs(tmp_path):
