@@ -41,6 +41,17 @@ def test_an_integer_without_bounds_is_refused_below_zero_and_past_what_int32_hol
   _refused("--steps must be <= 2147483647, got 2147483648.", steps=2_147_483_648)
 
 
+def test_a_value_outside_the_choices_is_refused_with_them():
+  @dataclasses.dataclass(frozen=True)
+  class Chosen:
+    kinds: tuple[str, ...] = flags.option(("a",), "which", choices=("a", "b"))
+
+  flags.check(Chosen(kinds=("b", "a")))
+  with pytest.raises(ConfigError) as e:
+    flags.check(Chosen(kinds=("a", "c")))
+  assert str(e.value) == "unknown --kinds 'c'; choose from: a, b."
+
+
 def test_each_item_of_a_tuple_flag_is_checked():
   flags.check(Bounded(sizes=(1, 5, 9)))
   _refused("--sizes must be >= 1, got 0.", sizes=(3, 0))

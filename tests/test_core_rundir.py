@@ -235,3 +235,52 @@ def test_the_owner_of_a_folder_given_as_a_string(tmp_path):
   (tmp_path / "old").mkdir()
   (tmp_path / "old" / "metrics.jsonl").write_text("")  # an older folder, without the marker
   assert rundir.owner(str(tmp_path / "old")) == "gpt-train"
+
+
+def test_settings_diff_shows_a_list_as_typed_and_names_of_exactly_60_characters_stay():
+  assert rundir.settings_diff({"angles": [0, 90]}, {"angles": [0]}, ["angles"]) == [
+    "--angles 0 there, 0 90 here"
+  ]
+  keys, base = ["data_dir"], {"data_dir": None}
+  for length, literal in ((60, True), (61, False)):
+    value = "d" * (length - len("data-dir-"))
+    name = rundir.default_out("x", {"data_dir": value}, base, keys)
+    assert (name == f"x-data-dir-{value}") == literal, length
+
+
+def test_a_marker_that_cannot_be_written_is_one_line_and_other_errors_say_theirs(
+  tmp_path, monkeypatch
+):
+  def full(*_):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+  monkeypatch.setattr(rundir.io, "write_json", full)
+  with pytest.raises(RunError, match=r"no space left in .*: its outputs need about 100 bytes"):
+    with rundir.claim(tmp_path / "a", "padding-study"):
+      pass
+  error = rundir.no_space(tmp_path, OSError(errno.EACCES, "Permission denied"), 5)
+  assert isinstance(error, RunError)
+  assert str(error) == f"cannot write in {str(tmp_path)!r} (Permission denied)."
+
+
+def test_processes_other_than_the_first_neither_lock_nor_write(tmp_path, monkeypatch):
+  """In a multi-process run only process 0 writes: the others get the folder's path, take no
+  lock and write no file."""
+  monkeypatch.setattr(rundir.jax, "process_index", lambda: 1)
+  out = tmp_path / "not-made"
+  assert rundir.check_writable(str(out)) == out and not out.exists()
+  with rundir.claim(out, "padding-study") as got:
+    assert got == out and not out.exists()
+  rundir.write_outputs(out, {"a.json": b"1"}, log=lambda *_: None)
+  assert not out.exists()
+
+
+def test_outputs_to_a_uri_are_written_file_by_file(tmp_path, monkeypatch):
+  """A bucket has no atomic rename: each file is written in place (here a local folder stands
+  in for the bucket)."""
+  monkeypatch.setattr(rundir.io, "is_uri", lambda _: True)
+  monkeypatch.setattr(rundir.io, "as_path", Path)
+  said = []
+  rundir.write_outputs(tmp_path, {"a.json": b"1", "b.md": b"22"}, log=said.append)
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.md"]
+  assert (tmp_path / "b.md").read_bytes() == b"22" and said == [f"wrote {tmp_path}/{{a.json,b.md}}"]
