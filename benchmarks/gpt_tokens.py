@@ -11,8 +11,8 @@ positions, causal scaled-dot-product attention, AdamW with clipping; written her
 comparator, in float32 on the CPU) in the same process, alternating with the JAX step so that
 the load of the machine weighs on both alike: the ratio is the number to quote. PyTorch's
 OpenMP threads are made passive (benchmarks/output.import_torch) so that they do not spin on
-the cores between its steps while XLA runs. PyTorch is a
-benchmark-only dependency (`pip install torch`). Writes gpt_tokens.{json,md} into --out
+the cores between its steps while XLA runs. PyTorch is a benchmark-only dependency (`pip
+install torch`). Writes gpt_tokens.{json,md} into --out
 (default runs/bench; refuses to replace them unless --overwrite).
 """
 

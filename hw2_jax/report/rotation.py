@@ -38,25 +38,31 @@ def figure_name(name: str) -> str:
   return f"rotation_{name}.png"
 
 
+def _curve(ax, m: dict, color: str, label: str, band_label=None) -> None:
+  """One model's mean per angle, and its 95% band when there are several seeds."""
+  angles = np.asarray(m["angles"], float)
+  ax.plot(angles, m["mean"], marker="o", color=color, label=label)
+  if m["n"] > 1:
+    lo, hi = np.array([ci or (v, v) for ci, v in zip(m["ci95"], m["mean"])]).T
+    ax.fill_between(angles, lo, hi, color=color, alpha=0.25, label=band_label)
+
+
+def _axes(ax, angles, title: str) -> None:
+  ax.set(xlabel="test rotation angle (degrees)", ylabel="test accuracy (%)", title=title)
+  if all(float(a).is_integer() for a in angles):
+    ax.set_xticks(np.asarray(angles, float))
+  ax.set_ylim(0, 100)
+  ax.grid(alpha=0.3)
+  ax.legend()
+
+
 def draw(files: dict, name: str, m: dict, number: int) -> None:
   """Figure `number`: model `name`'s accuracy per angle, into `files[figure_name(name)]`."""
-  angles = np.asarray(m["angles"], float)
   with png(files, figure_name(name), figsize=(6.4, 4)) as (_, ax):
     label = f"mean of {m['n']} seeds" if m["n"] > 1 else "one seed (no interval)"
-    ax.plot(angles, m["mean"], marker="o", color="C0", label=label)
-    if m["n"] > 1:
-      lo, hi = np.array([ci or (v, v) for ci, v in zip(m["ci95"], m["mean"])]).T
-      ax.fill_between(angles, lo, hi, color="C0", alpha=0.25, label="95% t interval")
-    ax.set(
-      xlabel="test rotation angle (degrees)",
-      ylabel="test accuracy (%)",
-      title=f"Figure {number}: {name}" + (f" ({LABELS[name]})" if name in LABELS else ""),
-    )
-    if all(float(a).is_integer() for a in angles):
-      ax.set_xticks(angles)
-    ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.legend()
+    _curve(ax, m, "C0", label, "95% t interval")
+    title = f"Figure {number}: {name}" + (f" ({LABELS[name]})" if name in LABELS else "")
+    _axes(ax, m["angles"], title)
 
 
 COMPARISON = "rotation_models.png"
@@ -69,21 +75,8 @@ def draw_all(files: dict, numbers: dict) -> None:
     return
   with png(files, COMPARISON, figsize=(7.2, 4.4)) as (_, ax):
     for i, (name, m) in enumerate(numbers.items()):
-      angles, color = np.asarray(m["angles"], float), f"C{i}"
-      ax.plot(angles, m["mean"], marker="o", color=color, label=f"{name} (n = {m['n']})")
-      if m["n"] > 1:
-        lo, hi = np.array([ci or (v, v) for ci, v in zip(m["ci95"], m["mean"])]).T
-        ax.fill_between(angles, lo, hi, color=color, alpha=0.2)
-    ax.set(
-      xlabel="test rotation angle (degrees)",
-      ylabel="test accuracy (%)",
-      title="Every model, mean over seeds with its 95% t band",
-    )
-    if all(float(a).is_integer() for a in angles):
-      ax.set_xticks(angles)
-    ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.legend()
+      _curve(ax, m, f"C{i}", f"{name} (n = {m['n']})")
+    _axes(ax, next(iter(numbers.values()))["angles"], "Every model: mean over seeds, 95% t band")
 
 
 def markdown(study: dict, numbers: dict, source: dict, awaited: dict | None) -> str:
