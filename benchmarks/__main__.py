@@ -2,9 +2,11 @@
 printed and written to --out (default runs/bench; `--out results/bench --overwrite` renews the
 committed record). Each benchmark runs in a process of its own, so that its peak memory is its
 own. The GPT recipe benchmark needs tiny Shakespeare (--txt-file); without it, it is
-skipped."""
+skipped. Where PyTorch is installed (the `bench` extra), the benchmarks that have a PyTorch
+comparator run it too (their --reference)."""
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 
@@ -14,9 +16,14 @@ SUITES = (
   "benchmarks.gpt_parts",
   "benchmarks.gpt_recipe",
 )
+WITH_REFERENCE = ("benchmarks.padding_step", "benchmarks.gpt_tokens")  # take --reference
 
 
-def main() -> None:
+def torch_installed() -> bool:
+  return importlib.util.find_spec("torch") is not None
+
+
+def main(argv=None) -> None:
   parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
   parser.add_argument(
     "--only", nargs="+", choices=[s.split(".")[-1] for s in SUITES], help="run only these suites"
@@ -25,7 +32,10 @@ def main() -> None:
   parser.add_argument("--out", default="runs/bench", help="output folder")
   parser.add_argument("--overwrite", action="store_true", help="replace earlier results there")
   parser.add_argument("--txt-file", help="tiny Shakespeare, for the GPT recipe benchmark")
-  args = parser.parse_args()
+  args = parser.parse_args(argv)
+  torch = torch_installed()
+  if not torch:
+    print("PyTorch is not installed: the benchmarks run without their PyTorch comparators")
   common = ["--out", args.out] + ["--quick"] * args.quick + ["--overwrite"] * args.overwrite
   for name in SUITES:
     if args.only and name.split(".")[-1] not in args.only:
@@ -35,7 +45,8 @@ def main() -> None:
         print("gpt_recipe skipped: pass --txt-file with tiny Shakespeare to run it")
         continue
       common = common + ["--txt-file", args.txt_file]
-    status = subprocess.run([sys.executable, "-m", name, *common]).returncode
+    reference = ["--reference"] if torch and name in WITH_REFERENCE else []
+    status = subprocess.run([sys.executable, "-m", name, *common, *reference]).returncode
     if status:
       sys.exit(status)
 

@@ -3,6 +3,7 @@ benchmarks.gpt_tokens unnoticed) and their tables say what they measured; at tin
 nothing here is a timing."""
 
 import json
+import types
 
 import numpy as np
 import pytest
@@ -40,3 +41,23 @@ def test_gpt_parts_times_every_part_per_run_and_relative_to_the_step(tmp_path, c
   assert stop.value.code == 2
   assert "already holds gpt_parts.json" in capsys.readouterr().err
   assert json.loads((tmp_path / "gpt_parts.json").read_text()) == result
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_every_suite_runs_with_its_pytorch_comparator_where_pytorch_is_installed(
+  installed, monkeypatch
+):
+  from benchmarks import __main__ as suites
+
+  ran = []
+  monkeypatch.setattr(suites, "torch_installed", lambda: installed)
+  monkeypatch.setattr(
+    suites.subprocess, "run", lambda cmd: ran.append(cmd[2:]) or types.SimpleNamespace(returncode=0)
+  )
+  suites.main(["--quick", "--txt-file", "t.txt"])
+  assert [cmd[0] for cmd in ran] == list(suites.SUITES)
+  with_reference = [cmd[0] for cmd in ran if "--reference" in cmd]
+  assert with_reference == (
+    ["benchmarks.padding_step", "benchmarks.gpt_tokens"] if installed else []
+  )
+  assert all(cmd[1:4] == ["--out", "runs/bench", "--quick"] for cmd in ran)
