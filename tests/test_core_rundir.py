@@ -3,6 +3,7 @@ a killed run's lock does not block, a folder of another command is refused, sett
 differ are named, outputs are written as one unit, and a run's default folder is named by the
 settings that differ."""
 
+import contextlib
 import errno
 import gc
 import os
@@ -206,26 +207,31 @@ def test_a_full_disk_at_the_lock_is_one_line(tmp_path, monkeypatch):
       pass
 
 
+@contextlib.contextmanager
+def _no_file_left_open():
+  """Fails when a file opened in the block is left for the garbage collector to close (the
+  ResourceWarning it then gives)."""
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    yield
+    gc.collect()
+  assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
 def test_a_refused_second_claim_in_one_process_closes_its_lock_file(tmp_path):
   """flock conflicts between two opens of the file even in one process: the refused one is
   closed at once, not left for the garbage collector (a ResourceWarning)."""
   with rundir.claim(tmp_path, "padding-study"):
-    with warnings.catch_warnings(record=True) as caught:
-      warnings.simplefilter("always")
+    with _no_file_left_open():
       with pytest.raises(ConfigError, match="is in use by another run"):
         with rundir.claim(tmp_path, "padding-study"):
           pass
-      gc.collect()
-  assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
 
 
 def test_a_claim_closes_its_lock_file_when_it_ends(tmp_path):
-  with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
+  with _no_file_left_open():
     with rundir.claim(tmp_path, "padding-study"):
       pass
-    gc.collect()
-  assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
 
 
 def test_the_owner_of_a_folder_given_as_a_string(tmp_path):
