@@ -9,6 +9,7 @@ import pytest
 from flax import linen as nn
 
 from hw2_jax.rotation.model import (
+  footprint,
   C4CNN,
   CNN,
   C4Conv,
@@ -193,6 +194,17 @@ def test_c4_shapes_and_parameter_count():
   assert num_params(params) == 113212
   assert abs(num_params(params) / num_params(_params()) - 1) <= 0.1
   assert num_params(_params()) == 122570
+
+
+def test_footprint_counts_the_parameters_and_every_layers_output():
+  """The memory estimate's sizes: the parameter counts, and per image the values each layer
+  outputs, by hand: 3 conv blocks (conv, then ReLU and pool) and the dense head (TorchDense
+  wraps a Dense: its 64 and 10 values count twice, and the net's logits once more)."""
+  plain = 32 * 32 * 32 + 16 * 16 * 64 + 8 * 8 * 64 + (16 * 16 * 32 + 8 * 8 * 64 + 4 * 4 * 64)
+  c4 = 4 * (32 * 32 * 8 + 16 * 16 * 18 + 8 * 8 * 64)  # the C4 convs (relu_pool_c4 is no module)
+  head = 2 * 64 + 3 * 10
+  assert footprint("plain") == (122570, plain + head)
+  assert footprint("c4") == (113212, c4 + head)
 
 
 def test_c4_pytorch_default_init_bounds():

@@ -70,7 +70,7 @@ class Tests:
 # hours on a 2-core CPU): the study modules and the core ones every command relies on.
 MODULES = {
   "hw2_jax/padding/train.py": Tests(("tests/test_padding_train.py", "tests/test_padding_cli.py")),
-  "hw2_jax/padding/study.py": Tests(("tests/test_padding_cli.py",)),
+  "hw2_jax/padding/study.py": Tests(("tests/test_padding_study.py", "tests/test_padding_cli.py")),
   "hw2_jax/rotation/train.py": Tests(
     (
       "tests/test_rotation_train.py",
@@ -88,7 +88,9 @@ MODULES = {
   "hw2_jax/gpt/train.py": Tests(("tests/test_gpt_train.py",)),
   "hw2_jax/gpt/study.py": Tests(("tests/test_gpt_train.py",)),
   "hw2_jax/gpt/checkpoints.py": Tests(("tests/test_gpt_train.py", "tests/test_gpt_generate.py")),
-  "hw2_jax/rotation/study.py": Tests(("tests/test_rotation_cli.py",)),
+  "hw2_jax/rotation/study.py": Tests(
+    ("tests/test_rotation_study.py", "tests/test_rotation_cli.py")
+  ),
   "hw2_jax/rotation/model.py": Tests(("tests/test_rotation_model.py",)),
   "hw2_jax/core/rundir.py": Tests(
     ("tests/test_core_rundir.py", "tests/test_padding_cli.py", "tests/test_gpt_train.py")

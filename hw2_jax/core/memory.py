@@ -26,6 +26,16 @@ def estimate(
   return 4.0 * models * (params * copies + activations) + data_bytes
 
 
+def compiled_bytes(compiled) -> int:
+  """What XLA's memory analysis of a compiled program counts on its device: arguments,
+  temporary buffers and the outputs not aliased to donated arguments (the reference the
+  studies' estimates are tested against)."""
+  m = compiled.memory_analysis()
+  return (
+    m.argument_size_in_bytes + m.temp_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
+  )
+
+
 def device_bytes() -> int:
   """Memory of one device: bytes_limit of a GPU/TPU, the machine's RAM for the CPU."""
   device = jax.devices()[0]

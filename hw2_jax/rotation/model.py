@@ -183,3 +183,17 @@ def num_params(params, stacked: bool = False) -> int:
   """The parameter count of one model; `stacked`: `params` hold several (the seeds) along the
   leading axis of every leaf."""
   return sum(leaf.size // (leaf.shape[0] if stacked else 1) for leaf in jax.tree.leaves(params))
+
+
+def footprint(name: str) -> tuple[int, int]:
+  """(parameters, float32 values its layers output for one 32 x 32 image) of model `name`,
+  from its shapes alone (no compile, no FLOP): the sizes the memory estimate scales."""
+  model = make_model(name)
+
+  def outputs(x_1x32x32x3):
+    variables = model.init(jax.random.key(0), x_1x32x32x3)
+    _, kept = model.apply(variables, x_1x32x32x3, capture_intermediates=True, mutable=True)
+    return variables["params"], kept["intermediates"]
+
+  params, layers = jax.eval_shape(outputs, jax.ShapeDtypeStruct((1, 32, 32, 3), jnp.float32))
+  return num_params(params), sum(leaf.size for leaf in jax.tree.leaves(layers))
