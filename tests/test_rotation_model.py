@@ -9,10 +9,10 @@ import pytest
 from flax import linen as nn
 
 from hw2_jax.rotation.model import (
-  footprint,
   C4CNN,
   CNN,
   C4Conv,
+  footprint,
   invariant_pool,
   make_model,
   max_pool_2x2,
