@@ -192,7 +192,7 @@ def footprint(name: str) -> tuple[int, int]:
 
   def outputs(x_1x32x32x3):
     variables = model.init(jax.random.key(0), x_1x32x32x3)
-    _, kept = model.apply(variables, x_1x32x32x3, capture_intermediates=True, mutable=True)
+    _, kept = model.apply(variables, x_1x32x32x3, capture_intermediates=True)
     return variables["params"], kept["intermediates"]
 
   params, layers = jax.eval_shape(outputs, jax.ShapeDtypeStruct((1, 32, 32, 3), jnp.float32))
