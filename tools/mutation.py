@@ -33,7 +33,9 @@ are reported as equivalent: judged not to change any claimed behaviour. The repo
 markdown file plus a JSON of every mutant (`--out`, default runs/mutation/<time>/).
 `--rerun OLD.json` runs only the mutants that survived in an earlier report; `--resume LOG`
 continues a run that stopped (its mutation.log): the mutants it logged killed keep that status
-and are not run again (its survivors are); `--list` prints the mutants without running anything.
+and are not run again (its survivors are); `--skip-listed` does not run the listed equivalents
+either (a stopped run's survivors, once judged, are not run again on resuming); `--list`
+prints the mutants without running anything.
 """
 
 import argparse
@@ -757,13 +759,19 @@ def run_module(module: str, workers: list[Worker], args, log, only_keys=None) ->
   kills = dict.fromkeys(durations, 0)
   lock = threading.Lock()
   todo = []
+  equivalents = load_equivalents()
   for m in mutants:
     if (m.id, m.description) in earlier:
       m.status, m.seconds, m.failed = earlier[m.id, m.description]
+    elif args.skip_listed and m.key in equivalents:
+      m.status, m.reason = "equivalent", equivalents[m.key]
     elif covered is not None and not covered.intersection(range(m.line, m.end_line + 1)):
       m.status = "not covered"
     else:
       todo.append(m)
+  listed = sum(m.status == "equivalent" for m in mutants)
+  if listed:
+    log(f"  {listed} mutants listed as equivalent are not run (--skip-listed)")
   free = list(workers)
   done = [0]
 
@@ -797,7 +805,6 @@ def run_module(module: str, workers: list[Worker], args, log, only_keys=None) ->
 
   with concurrent.futures.ThreadPoolExecutor(len(workers)) as pool:
     list(pool.map(run_one, todo))
-  equivalents = load_equivalents()
   for m in mutants:
     if m.status in ("survived", "not covered") and m.key in equivalents:
       m.reason = equivalents[m.key]
@@ -908,6 +915,12 @@ def main(argv=None) -> None:
     default=None,
     help="only the module's tests that match this pytest -k expression (with --rerun: the "
     "new tests written for its survivors; a mutant they leave is not proven a survivor)",
+  )
+  p.add_argument(
+    "--skip-listed",
+    action="store_true",
+    help="do not run the mutants tools/mutation_equivalents.json lists (survivors of earlier "
+    "runs judged equivalent): report them as equivalent, saving their full test runs",
   )
   p.add_argument("--max-mutants", type=int, default=None, help="first N mutants per module")
   p.add_argument(
