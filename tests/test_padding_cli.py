@@ -246,6 +246,8 @@ def test_a_process_stopped_mid_configuration_continues_with_the_same_numbers(tmp
   assert not (out / "padding_study.json").exists(), "finished before the stop"
   if signum == signal.SIGINT:
     assert proc.returncode == 130 and "saved after epoch" in err, err
+  else:
+    _a_study_known_only_from_its_checkpoint_is_refused_or_overwritten(out, tmp_path / "other")
   cli.main(["padding-study", *KILLED, "--out", str(out)])
   cli.main(["padding-study", *KILLED, "--out", str(tmp_path / "whole")])
   got, want = (json.loads((d / "padding_study.json").read_text())["results"]["Net2"]["circular"]
@@ -253,6 +255,22 @@ def test_a_process_stopped_mid_configuration_continues_with_the_same_numbers(tmp
   for key in ("val", "test", "epochs"):
     assert got[key] == want[key], key
   assert not saved.exists()  # a finished configuration's checkpoint is removed
+
+
+def _a_study_known_only_from_its_checkpoint_is_refused_or_overwritten(stopped, other):
+  """Before its first configuration is done, a study's settings are in the checkpoint of the
+  one in training: other settings are refused, and --overwrite removes that checkpoint."""
+  shutil.copytree(stopped, other)
+  epochs = KILLED.index("--epochs") + 1
+  changed = [*KILLED[:epochs], "9", *KILLED[epochs + 1 :]]
+  with pytest.raises(SystemExit) as e:
+    cli.main(["padding-study", *changed, "--out", str(other)])
+  assert e.value.code == 2
+  assert (other / "checkpoints" / "Net2-circular").is_dir()
+  cli.main(["padding-study", *changed[:-3], "valid", "--epochs", "1", "--overwrite",
+            "--out", str(other)])  # fmt: skip
+  assert not (other / "checkpoints" / "Net2-circular").exists()
+  assert list(json.loads((other / "padding_study.json").read_text())["results"]["Net2"]) == ["valid"]
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,7 @@ def _saved(out) -> tuple[dict | None, dict]:
     return saved_settings(study["config"]), study["results"]
   folder = io.as_path(out) / CHECKPOINTS
   for ckpt in sorted(folder.iterdir()) if folder.is_dir() else []:
-    with contextlib.closing(checkpoint.manager(ckpt, max_to_keep=1)) as mngr:
+    with contextlib.closing(checkpoint.manager(ckpt)) as mngr:
       if mngr.latest_step() is not None:
         return checkpoint.restore_meta(mngr)["settings"], {}
   return None, {}
