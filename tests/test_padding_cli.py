@@ -270,7 +270,9 @@ def _a_study_known_only_from_its_checkpoint_is_refused_or_overwritten(stopped, o
   cli.main(["padding-study", *changed[:-3], "valid", "--epochs", "1", "--overwrite",
             "--out", str(other)])  # fmt: skip
   assert not (other / "checkpoints" / "Net2-circular").exists()
-  assert list(json.loads((other / "padding_study.json").read_text())["results"]["Net2"]) == ["valid"]
+  assert list(json.loads((other / "padding_study.json").read_text())["results"]["Net2"]) == [
+    "valid"
+  ]
 
 
 @pytest.mark.parametrize(
