@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from hw2_jax import cli
-from hw2_jax.core import launch
+from hw2_jax.core import flags, launch
 from hw2_jax.padding import conv, study
+from hw2_jax.padding.config import Config
 
 SMALL = [
   "--rounds",
@@ -78,10 +79,30 @@ def test_writes_the_four_files_with_the_schema(small_run):
 
 
 def test_resume_skips_finished_configurations(small_run, monkeypatch):
+  """A rerun of a finished study trains and writes nothing, says so in one line and returns
+  the study; every process has looked at --out (the barrier) before that."""
   before = json.loads((small_run / "padding_study.json").read_text())
   monkeypatch.setattr(study.train, "train_seeds", lambda *a, **k: pytest.fail("retrained"))
-  cli.main(["padding-study", *SMALL, "--out", str(small_run), "--resume"])
-  assert json.loads((small_run / "padding_study.json").read_text())["results"] == before["results"]
+  monkeypatch.setattr(study.rundir, "write_outputs", lambda *a, **k: pytest.fail("wrote"))
+  barriers, logs = [], []
+  monkeypatch.setattr(study.devices, "barrier", barriers.append)
+  args = cli.build_parser().parse_args(["padding-study", *SMALL, "--out", str(small_run)])
+  got = study.train_and_evaluate(flags.from_args(Config, args), log=logs.append)
+  assert got["results"] == before["results"] and barriers == ["padding-checked"]
+  assert logs == [
+    f"nothing to do: {small_run} already holds every configuration asked for "
+    "(pass --overwrite to train them again)"
+  ]
+
+
+def test_without_out_a_study_goes_to_the_folder_its_settings_name(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  monkeypatch.setattr(study.train, "train_seeds", lambda *a, **k: _fake_result())
+  cli.main(["padding-study", *SMALL])
+  args = cli.build_parser().parse_args(["padding-study", *SMALL])
+  out = tmp_path / flags.from_args(Config, args).with_out().out
+  assert out.parent.name == "runs" and out.name.startswith("padding-study-")
+  assert json.loads((out / "padding_study.json").read_text())["results"]["Net1"]["reflect"]
 
 
 @pytest.mark.parametrize(
