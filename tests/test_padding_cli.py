@@ -236,6 +236,51 @@ def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
   ]
 
 
+def test_a_stop_names_what_is_kept_and_the_bars_count_configurations_and_epochs(
+  tmp_path, capsys, monkeypatch
+):
+  """A stop asked during the second of two configurations (train.Stopped, as Ctrl-C or SIGTERM
+  at the end of an epoch): one line with the configurations kept of all, the one saved and its
+  epoch. The study's bar counts configurations on the first line and names the one in training;
+  each configuration's bar counts its epochs on the second line and goes when it is done; all
+  resize with the terminal and show on the main process."""
+  bars, kept, shown, calls, real_tqdm = [], [], [], [], study.tqdm
+
+  def tqdm(**kw):
+    bars.append(kw)
+    kept.append(real_tqdm(**kw))
+    bar = len(kept) - 1
+    kept[-1].set_postfix_str = lambda text, bar=bar, **_: shown.append((bar, text))
+    kept[-1].update = lambda n=1, bar=kept[-1]: setattr(bar, "n", bar.n + n)
+    return kept[-1]
+
+  def stopped(*a, **k):
+    if calls:
+      raise study.train.Stopped(1, jax.tree.map(np.nan_to_num, k["state"]))  # a finite state
+    calls.append(1)
+    return _fake_result()
+
+  monkeypatch.setattr(study, "tqdm", tqdm)
+  monkeypatch.setattr(study.train, "train_seeds", stopped)
+  with pytest.raises(SystemExit) as e:
+    cli.main(["padding-study", *SMALL[:-1], "reflect", "valid", "--out", str(tmp_path)])
+  err = capsys.readouterr().err
+  assert e.value.code == 130 and err.count("\n") == 1, err
+  assert f"): {tmp_path} keeps 1 of 2 configurations, and Net1 valid saved after epoch 1 of " in err
+  shown_on = dict(dynamic_ncols=True, disable=None)
+  epochs = dict(total=2, initial=0, unit="epoch", position=1, leave=False, **shown_on)
+  assert bars == [
+    dict(total=2, desc=f"study -> {tmp_path}", unit="config", position=0, **shown_on),
+    dict(desc="Net1 reflect  ", **epochs),
+    dict(desc="Net1 valid    ", **epochs),
+  ]
+  assert [text for bar, text in shown if bar == 0] == [
+    "configuration 1 of 2: Net1 reflect",
+    "configuration 2 of 2: Net1 valid",
+  ]
+  assert kept[0].n == 1
+
+
 def test_sizes_that_cannot_fit_are_refused_before_work(tmp_path, capsys, monkeypatch):
   monkeypatch.setattr(study.train, "train_seeds", lambda *a, **k: pytest.fail("trained"))
   with pytest.raises(SystemExit) as e:
