@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -93,6 +94,34 @@ def test_resume_skips_finished_configurations(small_run, monkeypatch):
     f"nothing to do: {small_run} already holds every configuration asked for "
     "(pass --overwrite to train them again)"
   ]
+
+
+def test_a_run_returns_its_study_times_its_own_training_and_says_what_it_compiled(
+  tmp_path, monkeypatch
+):
+  """train_and_evaluate returns the study it wrote; a configuration's seconds are its own
+  training's (here none: the training is faked); the last line counts the programs compiled."""
+  monkeypatch.setattr(study.train, "train_seeds", lambda *a, **k: _fake_result())
+  logs = []
+  args = cli.build_parser().parse_args(["padding-study", *SMALL, "--out", str(tmp_path)])
+  got = study.train_and_evaluate(flags.from_args(Config, args), log=logs.append)
+  assert got == json.loads((tmp_path / "padding_study.json").read_text())
+  assert got["results"]["Net1"]["reflect"]["seconds"] < 0.5
+  assert re.fullmatch(
+    r"compiled \d+ programs in \d+ s \(\d+ from the compilation cache\)", logs[-1]
+  )
+
+
+def test_paddings_of_one_width_train_with_the_same_programs(tmp_path):
+  """reflect and circular both pad by 2: a study of both builds (compiles, or loads from the
+  compilation cache) no more programs than a study of reflect alone (the padding's mode is data: make_net(..., shared=True))."""
+  programs = []
+  for conv_types in (["reflect"], ["reflect", "circular"]):
+    jax.clear_caches()
+    out = tmp_path / "-".join(conv_types)
+    cli.main(["padding-study", *SMALL[:-1], *conv_types, "--rounds", "1", "--out", str(out)])
+    programs.append(json.loads((out / "padding_study.json").read_text())["compile"]["programs"])
+  assert programs[0] == programs[1] > 0
 
 
 def test_without_out_a_study_goes_to_the_folder_its_settings_name(tmp_path, monkeypatch):
@@ -312,6 +341,7 @@ def test_a_process_stopped_mid_configuration_continues_with_the_same_numbers(tmp
   assert not (out / "padding_study.json").exists(), "finished before the stop"
   if signum == signal.SIGINT:
     assert proc.returncode == 130 and "saved after epoch" in err, err
+    assert len([p for p in saved.iterdir() if p.name.isdigit()]) == 1  # only the last save kept
   else:
     _a_study_known_only_from_its_checkpoint_is_refused_or_overwritten(out, tmp_path / "other")
   cli.main(["padding-study", *KILLED, "--out", str(out)])
