@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import jax
 import numpy as np
@@ -112,16 +113,28 @@ def test_a_run_returns_its_study_times_its_own_training_and_says_what_it_compile
   )
 
 
-def test_paddings_of_one_width_train_with_the_same_programs(tmp_path):
+def test_paddings_of_one_width_train_with_the_same_programs_and_show_each_epoch(
+  tmp_path, monkeypatch
+):
   """reflect and circular both pad by 2: a study of both builds (compiles, or loads from the
-  compilation cache) no more programs than a study of reflect alone (the padding's mode is data: make_net(..., shared=True))."""
+  compilation cache) no more programs than a study of reflect alone (the padding's mode is
+  data: make_net(..., shared=True)). Each configuration's bar says it compiles, then counts
+  its epochs with the mean validation accuracy and the seeds still training."""
   programs = []
   for conv_types in (["reflect"], ["reflect", "circular"]):
     jax.clear_caches()
     out = tmp_path / "-".join(conv_types)
+    bars = _record_bars(monkeypatch)
     cli.main(["padding-study", *SMALL[:-1], *conv_types, "--rounds", "1", "--out", str(out)])
     programs.append(json.loads((out / "padding_study.json").read_text())["compile"]["programs"])
   assert programs[0] == programs[1] > 0
+  study_json = json.loads((out / "padding_study.json").read_text())["results"]["Net1"]
+  for bar, conv_type in ((1, "reflect"), (2, "circular")):
+    assert (bar, "compiling, first epoch") in bars.texts
+    shown = [kw for i, kw in bars.values if i == bar]
+    assert bars.made[bar].n == len(shown) == study_json[conv_type]["epochs"][0] == 2
+    assert shown[-1]["val_acc"] == f"{study_json[conv_type]['val'][0]:.1f}%"
+    assert [kw["training"] for kw in shown] == ["1/1", "1/1"]
 
 
 def test_without_out_a_study_goes_to_the_folder_its_settings_name(tmp_path, monkeypatch):
@@ -265,6 +278,25 @@ def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
   ]
 
 
+def _record_bars(monkeypatch):
+  """The study's progress bars made from here on: their settings, their set_postfix_str texts
+  and set_postfix values as (bar, ...), and their counts (bar.n, also for a hidden bar)."""
+  bars = types.SimpleNamespace(settings=[], made=[], texts=[], values=[])
+  real_tqdm = study.tqdm
+
+  def tqdm(**kw):
+    i, bar = len(bars.made), real_tqdm(**kw)
+    bars.settings.append(kw)
+    bars.made.append(bar)
+    bar.set_postfix_str = lambda text, **_: bars.texts.append((i, text))
+    bar.set_postfix = lambda **kw: bars.values.append((i, kw))
+    bar.update = lambda n=1: setattr(bar, "n", bar.n + n)
+    return bar
+
+  monkeypatch.setattr(study, "tqdm", tqdm)
+  return bars
+
+
 def test_a_stop_names_what_is_kept_and_the_bars_count_configurations_and_epochs(
   tmp_path, capsys, monkeypatch
 ):
@@ -273,15 +305,7 @@ def test_a_stop_names_what_is_kept_and_the_bars_count_configurations_and_epochs(
   epoch. The study's bar counts configurations on the first line and names the one in training;
   each configuration's bar counts its epochs on the second line and goes when it is done; all
   resize with the terminal and show on the main process."""
-  bars, kept, shown, calls, real_tqdm = [], [], [], [], study.tqdm
-
-  def tqdm(**kw):
-    bars.append(kw)
-    kept.append(real_tqdm(**kw))
-    bar = len(kept) - 1
-    kept[-1].set_postfix_str = lambda text, bar=bar, **_: shown.append((bar, text))
-    kept[-1].update = lambda n=1, bar=kept[-1]: setattr(bar, "n", bar.n + n)
-    return kept[-1]
+  bars, calls = _record_bars(monkeypatch), []
 
   def stopped(*a, **k):
     if calls:
@@ -289,7 +313,6 @@ def test_a_stop_names_what_is_kept_and_the_bars_count_configurations_and_epochs(
     calls.append(1)
     return _fake_result()
 
-  monkeypatch.setattr(study, "tqdm", tqdm)
   monkeypatch.setattr(study.train, "train_seeds", stopped)
   with pytest.raises(SystemExit) as e:
     cli.main(["padding-study", *SMALL[:-1], "reflect", "valid", "--out", str(tmp_path)])
@@ -298,16 +321,16 @@ def test_a_stop_names_what_is_kept_and_the_bars_count_configurations_and_epochs(
   assert f"): {tmp_path} keeps 1 of 2 configurations, and Net1 valid saved after epoch 1 of " in err
   shown_on = dict(dynamic_ncols=True, disable=None)
   epochs = dict(total=2, initial=0, unit="epoch", position=1, leave=False, **shown_on)
-  assert bars == [
+  assert bars.settings == [
     dict(total=2, desc=f"study -> {tmp_path}", unit="config", position=0, **shown_on),
     dict(desc="Net1 reflect  ", **epochs),
     dict(desc="Net1 valid    ", **epochs),
   ]
-  assert [text for bar, text in shown if bar == 0] == [
+  assert [text for bar, text in bars.texts if bar == 0] == [
     "configuration 1 of 2: Net1 reflect",
     "configuration 2 of 2: Net1 valid",
   ]
-  assert kept[0].n == 1
+  assert bars.made[0].n == 1
 
 
 def test_sizes_that_cannot_fit_are_refused_before_work(tmp_path, capsys, monkeypatch):
