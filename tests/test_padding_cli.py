@@ -319,6 +319,7 @@ def test_a_stop_names_what_is_kept_and_the_bars_count_configurations_and_epochs(
   err = capsys.readouterr().err
   assert e.value.code == 130 and err.count("\n") == 1, err
   assert f"): {tmp_path} keeps 1 of 2 configurations, and Net1 valid saved after epoch 1 of " in err
+  assert (tmp_path / "checkpoints" / "Net1-valid" / "1").is_dir()  # saved now, not in 60 s
   shown_on = dict(dynamic_ncols=True, disable=None)
   epochs = dict(total=2, initial=0, unit="epoch", position=1, leave=False, **shown_on)
   assert bars.settings == [
