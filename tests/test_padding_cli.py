@@ -101,9 +101,17 @@ def test_a_run_returns_its_study_times_its_own_training_and_says_what_it_compile
   tmp_path, monkeypatch
 ):
   """train_and_evaluate returns the study it wrote; a configuration's seconds are its own
-  training's (here none: the training is faked); the last line counts the programs compiled."""
+  training's (here none: the training is faked); the last line counts the programs compiled;
+  every checkpoint manager it opened is closed."""
   monkeypatch.setattr(study.train, "train_seeds", lambda *a, **k: _fake_result())
-  logs = []
+  logs, made, closed, real_manager = [], [], [], study.checkpoint.manager
+
+  def manager(*args, **kwargs):
+    made.append(real_manager(*args, **kwargs))
+    made[-1].close = lambda m=made[-1]: closed.append(m) or type(m).close(m)
+    return made[-1]
+
+  monkeypatch.setattr(study.checkpoint, "manager", manager)
   args = cli.build_parser().parse_args(["padding-study", *SMALL, "--out", str(tmp_path)])
   got = study.train_and_evaluate(flags.from_args(Config, args), log=logs.append)
   assert got == json.loads((tmp_path / "padding_study.json").read_text())
@@ -111,6 +119,7 @@ def test_a_run_returns_its_study_times_its_own_training_and_says_what_it_compile
   assert re.fullmatch(
     r"compiled \d+ programs in \d+ s \(\d+ from the compilation cache\)", logs[-1]
   )
+  assert made and closed == made
 
 
 def test_paddings_of_one_width_train_with_the_same_programs_and_show_each_epoch(
@@ -135,6 +144,8 @@ def test_paddings_of_one_width_train_with_the_same_programs_and_show_each_epoch(
     assert bars.made[bar].n == len(shown) == study_json[conv_type]["epochs"][0] == 2
     assert shown[-1]["val_acc"] == f"{study_json[conv_type]['val'][0]:.1f}%"
     assert [kw["training"] for kw in shown] == ["1/1", "1/1"]
+    seconds = study_json[conv_type]["seconds"]
+    assert seconds == round(seconds, 1) > 0  # tenths of a second
 
 
 def test_without_out_a_study_goes_to_the_folder_its_settings_name(tmp_path, monkeypatch):

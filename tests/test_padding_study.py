@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from hw2_jax.core import devices, memory
@@ -46,3 +47,24 @@ def test_the_memory_estimate_is_within_a_small_factor_of_xlas_count(sizes):
   cfg = Config(**sizes, num_test=1)
   xla = _epoch_bytes(cfg, "Net2", "fconv")
   assert 1 / 2.5 < study.bytes_per_device(cfg, devices.mesh("seeds")) / xla < 2.5
+
+
+def test_a_configurations_entry_rounds_to_hundredths_and_says_what_diverged():
+  """_entry: accuracies to 2 decimals, the unshifted test only when there is one, the rounds
+  whose validation loss diverged (numbered from 1 in the warning), and the one-line summary."""
+  res = train.SeedsResult(
+    np.array([100 / 3, 50.0]), np.array([200 / 3, 12.5]), np.array([7, 9]),
+    np.array([False, True]), np.array([1 / 7, 2.0]),
+  )  # fmt: skip
+  logs = []
+  entry = study._entry(Config(seeds=2), "Net1", "fconv", res, 12.3, logs.append)
+  assert entry == {
+    "val": [33.33, 50.0], "similar": [0.14, 2.0], "test": [66.67, 12.5], "epochs": [7, 9],
+    "seconds": 12.3, "diverged": [1],
+  }  # fmt: skip
+  assert "round(s) [2] became non-finite" in logs[0]
+  assert logs[1] == (
+    "Net1 fconv: validation 41.66%, shifted test 39.59% (means of 2 rounds), 8.0 epochs, 12 s"
+  )
+  assert "similar" not in study._entry(Config(), "Net1", "fconv", res._replace(similar_acc=None),
+                                       1.0, logs.append)  # fmt: skip
