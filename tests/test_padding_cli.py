@@ -125,17 +125,24 @@ def test_a_run_returns_its_study_times_its_own_training_and_says_what_it_compile
 def test_paddings_of_one_width_train_with_the_same_programs_and_show_each_epoch(
   tmp_path, monkeypatch
 ):
-  """reflect and circular both pad by 2: a study of both builds (compiles, or loads from the
-  compilation cache) no more programs than a study of reflect alone (the padding's mode is
-  data: make_net(..., shared=True)). Each configuration's bar says it compiles, then counts
-  its epochs with the mean validation accuracy and the seeds still training."""
-  programs = []
-  for conv_types in (["reflect"], ["reflect", "circular"]):
-    jax.clear_caches()
-    out = tmp_path / "-".join(conv_types)
-    bars = _record_bars(monkeypatch)
-    cli.main(["padding-study", *SMALL[:-1], *conv_types, "--rounds", "1", "--out", str(out)])
-    programs.append(json.loads((out / "padding_study.json").read_text())["compile"]["programs"])
+  """reflect and circular both pad by 2: training circular after reflect builds (compiles, or
+  loads from the compilation cache) no more programs (the padding's mode is data:
+  make_net(..., shared=True)); the study JSON written after each configuration counts them.
+  Each configuration's bar says it compiles, then counts its epochs with the mean validation
+  accuracy and the seeds still training."""
+  programs, write_outputs = [], study.rundir.write_outputs
+
+  def counting(out, files, log):
+    programs.append(json.loads(files["padding_study.json"])["compile"]["programs"])
+    write_outputs(out, files, log)
+
+  monkeypatch.setattr(study.rundir, "write_outputs", counting)
+  jax.clear_caches()
+  bars = _record_bars(monkeypatch)
+  out = tmp_path / "out"
+  cli.main(
+    ["padding-study", *SMALL[:-1], "reflect", "circular", "--rounds", "1", "--out", str(out)]
+  )
   assert programs[0] == programs[1] > 0
   study_json = json.loads((out / "padding_study.json").read_text())["results"]["Net1"]
   for bar, conv_type in ((1, "reflect"), (2, "circular")):
@@ -268,20 +275,29 @@ def test_truncated_study_file_is_one_line(small_run, tmp_path, capsys):
   assert e.value.code == 2 and err.count("\n") == 1 and "is damaged" in err
 
 
-def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
+def _stopped_in_the_second_configuration(monkeypatch, capsys, out, stop) -> str:
+  """A study of two configurations whose first is trained (faked) and whose second raises
+  stop(train_seeds' keyword arguments): the one-line error it exits with (code 130)."""
   calls = []
 
-  def interrupted(*a, **k):
+  def train_seeds(*a, **k):
     if calls:
-      raise KeyboardInterrupt
+      raise stop(k)
     calls.append(1)
     return _fake_result()
 
-  monkeypatch.setattr(study.train, "train_seeds", interrupted)
+  monkeypatch.setattr(study.train, "train_seeds", train_seeds)
   with pytest.raises(SystemExit) as e:
-    cli.main(["padding-study", *SMALL[:-1], "reflect", "valid", "--out", str(tmp_path)])
+    cli.main(["padding-study", *SMALL[:-1], "reflect", "valid", "--out", str(out)])
   err = capsys.readouterr().err
-  assert e.value.code == 130 and err.count("\n") == 1
+  assert e.value.code == 130 and err.count("\n") == 1, err
+  return err
+
+
+def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
+  err = _stopped_in_the_second_configuration(
+    monkeypatch, capsys, tmp_path, lambda _: KeyboardInterrupt()
+  )
   assert f"interrupted: {tmp_path} keeps 1 of 2 configurations" in err
   assert "run the same command" in err
   assert list(json.loads((tmp_path / "padding_study.json").read_text())["results"]["Net1"]) == [
@@ -316,19 +332,11 @@ def test_a_stop_names_what_is_kept_and_the_bars_count_configurations_and_epochs(
   epoch. The study's bar counts configurations on the first line and names the one in training;
   each configuration's bar counts its epochs on the second line and goes when it is done; all
   resize with the terminal and show on the main process."""
-  bars, calls = _record_bars(monkeypatch), []
-
-  def stopped(*a, **k):
-    if calls:
-      raise study.train.Stopped(1, jax.tree.map(np.nan_to_num, k["state"]))  # a finite state
-    calls.append(1)
-    return _fake_result()
-
-  monkeypatch.setattr(study.train, "train_seeds", stopped)
-  with pytest.raises(SystemExit) as e:
-    cli.main(["padding-study", *SMALL[:-1], "reflect", "valid", "--out", str(tmp_path)])
-  err = capsys.readouterr().err
-  assert e.value.code == 130 and err.count("\n") == 1, err
+  bars = _record_bars(monkeypatch)
+  finite = lambda k: jax.tree.map(np.nan_to_num, k["state"])  # a state a checkpoint takes
+  err = _stopped_in_the_second_configuration(
+    monkeypatch, capsys, tmp_path, lambda k: study.train.Stopped(1, finite(k))
+  )
   assert f"): {tmp_path} keeps 1 of 2 configurations, and Net1 valid saved after epoch 1 of " in err
   assert (tmp_path / "checkpoints" / "Net1-valid" / "1").is_dir()  # saved now, not in 60 s
   shown_on = dict(dynamic_ncols=True, disable=None)
