@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from etils import epath
 
 from hw2_jax.core import rundir
 from hw2_jax.core.errors import ConfigError, RunError
@@ -290,3 +291,20 @@ def test_outputs_to_a_uri_are_written_file_by_file(tmp_path, monkeypatch):
   rundir.write_outputs(tmp_path, {"a.json": b"1", "b.md": b"22"}, log=said.append)
   assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.md"]
   assert (tmp_path / "b.md").read_bytes() == b"22" and said == [f"wrote {tmp_path}/{{a.json,b.md}}"]
+
+
+def test_removing_a_folder_of_a_uri_goes_through_epath(tmp_path, monkeypatch):
+  """A bucket's folder is removed with epath's rmtree (shutil cannot reach it); files and the
+  names not asked for are handled as locally (a local epath folder stands in for the bucket)."""
+  monkeypatch.setattr(rundir.io, "is_uri", lambda _: True)
+  monkeypatch.setattr(rundir.io, "as_path", epath.Path)
+  removed = []
+  kind = type(epath.Path(tmp_path))
+  real = kind.rmtree
+  monkeypatch.setattr(kind, "rmtree", lambda self, **kw: removed.append(self) or real(self, **kw))
+  (tmp_path / "checkpoints" / "a").mkdir(parents=True)
+  (tmp_path / "study.json").write_text("{}")
+  (tmp_path / "notes.txt").write_text("kept")
+  rundir.remove(tmp_path, ["checkpoints", "study.json", "absent.md"])
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+  assert [p.name for p in removed] == ["checkpoints"]
