@@ -1,5 +1,6 @@
 """End to end through the CLI on a generated image folder and on mocked tfds data."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,8 +15,8 @@ import numpy as np
 import pytest
 from test_rotation_data import make_folder
 
-from hw2_jax.cli import main
-from hw2_jax.core import devices
+from hw2_jax.cli import build_parser, main
+from hw2_jax.core import devices, flags, interrupt, launch
 from hw2_jax.rotation import study, train
 from hw2_jax.rotation.config import Config
 from hw2_jax.rotation.model import CNN
@@ -34,6 +35,9 @@ def _run(argv):
 
 
 def test_folder_run_writes_every_output_then_eval_only(tmp_path):
+  """A run on a class-folder tree writes every output; its checkpoints are evaluated again
+  with --eval-only; a process with two devices restores one model (its 3 seeds padded to 4
+  there) and trains the other over both devices, with the same numbers."""
   make_folder(tmp_path / "d", classes=("cat", "ship", "frog"), per_class=4)
   out = tmp_path / "out"
   _run(
@@ -45,7 +49,7 @@ def test_folder_run_writes_every_output_then_eval_only(tmp_path):
       "--epochs",
       2,
       "--seeds",
-      2,
+      3,
       "--batch-size",
       5,
       "--angles",
@@ -58,11 +62,11 @@ def test_folder_run_writes_every_output_then_eval_only(tmp_path):
     assert (out / name).stat().st_size > 0, name
   result = json.loads((out / "rotation_study.json").read_text())
   assert result["angles"] == [0, 90, 180]
-  assert result["config"]["seeds"] == 2 and result["config"]["epochs"] == 2
+  assert result["config"]["seeds"] == 3 and result["config"]["epochs"] == 2
   assert set(result["models"]) == {"plain", "augmented"}
   for m in result["models"].values():
     acc = np.asarray(m["accuracy_per_seed"])
-    assert acc.shape == (2, 3) and np.all((acc >= 0) & (acc <= 100))
+    assert acc.shape == (3, 3) and np.all((acc >= 0) & (acc <= 100))
     np.testing.assert_allclose(m["accuracy"], acc.mean(0), atol=1e-3)
     assert len(m["train_loss_per_epoch"]) == 2
   table = (out / "rotation_study.md").read_text()
@@ -91,6 +95,17 @@ def test_folder_run_writes_every_output_then_eval_only(tmp_path):
       redo["models"][name]["accuracy_per_seed"][0][0]
       == result["models"][name]["accuracy_per_seed"][0][0]
     )
+  # two devices: plain's 3 seeds restored and padded to 4, augmented trained afresh over them
+  shutil.copytree(out / "checkpoints" / "plain", tmp_path / "mixed" / "plain")
+  two = tmp_path / "two-devices"
+  subprocess.run([sys.executable, "-m", "hw2_jax", "rotation-study", "--data-dir",
+                  str(tmp_path / "d"), "--out", str(two), "--checkpoint-dir", str(tmp_path / "mixed"),
+                  "--epochs", "2", "--seeds", "3", "--batch-size", "5", "--angles", "0", "90", "180"],
+                 env=launch.child_env(dict(os.environ), 2), check=True, capture_output=True)  # fmt: skip
+  assert _json(two)["device"].startswith("2 x cpu")
+  for name in ("plain", "augmented"):
+    for key in ("accuracy_per_seed", "train_loss_per_epoch_per_seed"):
+      assert _json(two)["models"][name][key] == result["models"][name][key], (name, key)
 
 
 def test_c4_models_on_a_folder_are_the_same_at_every_quarter_turn_and_their_sizes_recorded(
@@ -120,16 +135,18 @@ def test_c4_models_on_a_folder_are_the_same_at_every_quarter_turn_and_their_size
 
 def test_limits_and_a_rerun_keeps_one_checkpoint(tmp_path):
   """--train-limit/--test-limit take that many images (a fixed subset); a second run with
-  other settings replaces the first only with --overwrite and leaves only its own checkpoint."""
+  other settings replaces the first only with --overwrite and leaves only its own checkpoint:
+  the other model's checkpoint is removed, and of a model saved after every epoch only the
+  last save is kept."""
   make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=3)  # 6 + 6 images
-  out = tmp_path / "out"
+  out, ckpt = tmp_path / "out", tmp_path / "ckpt"  # checkpoints kept apart from the results
   common = [
     "--data-dir",
     tmp_path / "d",
     "--out",
     out,
-    "--models",
-    "plain",
+    "--checkpoint-dir",
+    ckpt,
     "--batch-size",
     2,
     "--angles",
@@ -140,11 +157,13 @@ def test_limits_and_a_rerun_keeps_one_checkpoint(tmp_path):
     "--test-limit",
     3,
   ]
-  _run(common + ["--epochs", 1])
+  _run(common + ["--epochs", 1, "--models", "plain", "augmented"])
   first = json.loads((out / "rotation_study.json").read_text())
-  _run(common + ["--epochs", 2, "--overwrite"])
+  assert (ckpt / "augmented").is_dir()
+  _run(common + ["--epochs", 2, "--models", "plain", "--overwrite", "--checkpoint-every-s", 0])
   result = json.loads((out / "rotation_study.json").read_text())
-  assert [p.name for p in (out / "checkpoints" / "plain").iterdir() if p.name.isdigit()] == ["2"]
+  assert [p.name for p in (ckpt / "plain").iterdir() if p.name.isdigit()] == ["2"]
+  assert not (ckpt / "augmented").exists() and list(result["models"]) == ["plain"]
   for r in (first, result):
     assert (r["config"]["train_images"], r["config"]["test_images"]) == (4, 3)
     acc = np.asarray(r["models"]["plain"]["accuracy_per_seed"]) * 3 / 100  # images right
@@ -240,6 +259,14 @@ def test_reruns_reuse_refuse_or_overwrite_the_trained_models(tmp_path, capsys, m
     0,
     90,
   ]
+  made, closed, real_manager = [], [], study.checkpoint.manager
+
+  def manager(*args, **kwargs):
+    made.append(real_manager(*args, **kwargs))
+    made[-1].close = lambda m=made[-1]: closed.append(m) or type(m).close(m)
+    return made[-1]
+
+  monkeypatch.setattr(study.checkpoint, "manager", manager)
   _run(base + ["--models", "plain"])
   first = _json(out)
   assert Config().with_out().out == "runs/rotation-study"
@@ -263,9 +290,17 @@ def test_reruns_reuse_refuse_or_overwrite_the_trained_models(tmp_path, capsys, m
   assert e.value.code == 2 and err.count("\n") == 1
   assert "--learning-rate 0.001 there, 0.01 here" in err and "--overwrite" in err
   assert "--resume" not in err  # --resume would be refused the same way
+  assert err.endswith("or another --out to keep it.\n")
+  with pytest.raises(SystemExit):  # the flag that named the refused folder
+    _run([*base[:2], "--out", tmp_path / "o2", *base[4:], "--checkpoint-dir", out / "checkpoints",
+          "--learning-rate", 0.01])  # fmt: skip
+  assert capsys.readouterr().err.endswith("or another --checkpoint-dir to keep it.\n")
   # --overwrite retrains and replaces the checkpoints
   _run(base + ["--learning-rate", 0.01, "--seed", 5, "--overwrite"])
-  meta = study.checkpoint.restore_meta(study._manager(study.Config(out=str(out)), "plain"))
+  mngr = study._manager(study.Config(out=str(out)), "plain")
+  meta = study.checkpoint.restore_meta(mngr)
+  mngr.close()
+  assert _json(out)["config"]["train_sha256"] == meta["settings"]["train_sha256"]
   assert meta["config"]["learning_rate"] == 0.01 and meta["config"]["seed"] == 5
   assert _json(out)["config"]["learning_rate"] == 0.01
   # --eval-only records the checkpoints' settings, not the flags' defaults
@@ -281,10 +316,13 @@ def test_reruns_reuse_refuse_or_overwrite_the_trained_models(tmp_path, capsys, m
       "--eval-only",
       "--angles",
       45,
+      "--models",
+      "plain",
     ]
   )
   cfg = _json(again)["config"]
   assert (cfg["epochs"], cfg["learning_rate"], cfg["seed"], cfg["batch_size"]) == (1, 0.01, 5, 4)
+  assert made and closed == made  # every checkpoint manager opened was closed
 
 
 def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
@@ -295,6 +333,105 @@ def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
   err = capsys.readouterr().err
   assert e.value.code == 130 and err.count("\n") == 1
   assert "keep their last saved epoch; run the same command again to continue" in err
+
+
+class _AskedElsewhere(interrupt.StopRequests):
+  """A stop asked in another process of the run: only the question asked of every process
+  (`sync=True`) sees it, from the `after`-th question on; records each epoch's expected time."""
+
+  def __init__(self, after: int):
+    super().__init__("the current epoch")
+    self.after, self.asked, self.expected = after, 0, []
+
+  def running(self, expected_s):
+    self.expected.append(expected_s)
+    super().running(expected_s)
+
+  def requested(self, sync=False):
+    self.asked += 1
+    return sync and self.asked >= self.after
+
+
+def test_a_stop_asked_in_any_process_saves_after_the_epoch_and_stops(tmp_path, capsys, monkeypatch):
+  """After each epoch the loop asks every process whether a stop was asked; the epoch is
+  saved at once (not at its next periodic save) and the run stops saying so. Each epoch tells
+  the stop watcher how long the last one took (its answer to Ctrl-C quotes it)."""
+  make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
+  stop = _AskedElsewhere(after=2)
+  monkeypatch.setattr(study.interrupt, "stop_requests", lambda what: contextlib.nullcontext(stop))
+  with pytest.raises(SystemExit) as e:
+    _run(["--data-dir", tmp_path / "d", "--out", tmp_path / "o", "--epochs", 3, "--models",
+          "plain", "--angles", 0])  # fmt: skip
+  assert e.value.code == 130
+  assert "plain saved after epoch 2 of 3" in capsys.readouterr().err
+  assert [p.name for p in (tmp_path / "o" / "checkpoints" / "plain").iterdir()] == ["2"]
+  assert len(stop.expected) == 2 and stop.expected[0] == 0.0 < stop.expected[1]
+
+
+def test_a_diverged_seed_is_warned_of_left_out_and_not_checkpointed(tmp_path, capsys, monkeypatch):
+  make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
+  real_epochs = study.train.train_epochs  # seed 1's loss turns non-finite
+  monkeypatch.setattr(study.train, "train_epochs", lambda *a, **k: (
+    (epoch, state, loss * np.array([1.0, np.nan]), secs)
+    for epoch, state, loss, secs in real_epochs(*a, **k)))  # fmt: skip
+  _run(["--data-dir", tmp_path / "d", "--out", tmp_path / "o", "--epochs", 1, "--seeds", 2,
+        "--models", "plain", "--angles", 0])  # fmt: skip
+  said = capsys.readouterr().out
+  assert "warning: plain: not checkpointed, a seed's training loss became non-finite" in said
+  assert "warning: plain: the training loss of seed(s) [1] became non-finite" in said
+  plain = _json(tmp_path / "o")["models"]["plain"]
+  assert plain["diverged_seeds"] == [1] and plain["accuracy"] == plain["accuracy_per_seed"][0]
+  assert not list((tmp_path / "o" / "checkpoints" / "plain").iterdir())
+
+
+def test_an_overwrite_removes_the_old_results_before_it_trains(tmp_path, capsys, monkeypatch):
+  """--overwrite removes the study's outputs and checkpoints first: stopped before its first
+  epoch, it leaves no results that its checkpoints no longer back."""
+  make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
+  out = tmp_path / "o"
+  argv = ["--data-dir", tmp_path / "d", "--out", out, "--epochs", 1, "--models", "plain",
+          "--angles", 0]  # fmt: skip
+  _run(argv)
+  assert (out / "rotation_study.json").exists() and (out / "checkpoints" / "plain").is_dir()
+  monkeypatch.setattr(study, "_train", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+  with pytest.raises(SystemExit) as e:
+    _run([*argv, "--learning-rate", 0.01, "--overwrite"])
+  assert e.value.code == 130
+  assert not any((out / name).exists() for name in study.report.FILES)
+  assert not [p for p in (out / "checkpoints").rglob("*") if p.name.isdigit()]
+
+
+def test_without_out_a_run_goes_under_runs_once_every_process_has_read_it(tmp_path, monkeypatch):
+  """No --out: the study's settings name its folder under runs/; in a multi-process run every
+  process checks that folder before process 0 writes into it (the barrier comes first)."""
+  make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
+  monkeypatch.chdir(tmp_path)
+  events, real_barrier, real_write = [], study.devices.barrier, study.rundir.write_outputs
+  monkeypatch.setattr(study.devices, "barrier", lambda n: events.append(n) or real_barrier(n))
+  monkeypatch.setattr(
+    study.rundir, "write_outputs", lambda *a, **k: events.append("write") or real_write(*a, **k)
+  )
+  real_epochs = study.train.train_epochs  # each epoch said to take 0.5 s
+  monkeypatch.setattr(study.train, "train_epochs", lambda *a, **k: (
+    (epoch, state, loss, 0.5) for epoch, state, loss, _ in real_epochs(*a, **k)))  # fmt: skip
+  argv = ["rotation-study", "--data-dir", "d", "--epochs", 1, "--models", "plain", "--angles", 0]
+  cfg = flags.from_args(Config, build_parser().parse_args([str(a) for a in argv]))
+  began = time.perf_counter()
+  said = []
+  returned = study.train_and_evaluate(cfg, log=said.append)
+  took = time.perf_counter() - began
+  assert [p.name for p in (tmp_path / "runs").iterdir()] == [
+    "rotation-study-data-folder_epochs-1_angles-0.0"
+  ]
+  result = _json(tmp_path / "runs" / "rotation-study-data-folder_epochs-1_angles-0.0")
+  plain = result["models"]["plain"]
+  assert returned == result  # the study it wrote
+  assert any(line.startswith("data: ") for line in said)  # every line through its log
+  wall = result["wall_seconds"]
+  assert plain["eval_seconds"] <= wall <= took + 0.05 and wall == round(wall, 1)  # in tenths
+  assert plain["train_seconds"] == 0.5  # the epochs' own seconds
+  assert study.train_and_evaluate(cfg)["models"]["plain"]["train_seconds"] == 0.5  # restored
+  assert events[0] == "rotation-checked" and events[-1] == "write"
 
 
 def test_a_batch_larger_than_the_data_trains_on_all_and_the_same_command_reruns(
@@ -345,7 +482,10 @@ def test_other_data_are_refused_with_the_checksum_not_silently_reused(tmp_path, 
   make_folder(tmp_path / "b", classes=("cat", "ship"), per_class=2, seed=1)
   argv = ["--out", tmp_path / "o", "--epochs", 1, "--models", "plain", "--angles", 0]
   _run(["--data-dir", tmp_path / "a", *argv])
-  capsys.readouterr()
+  said = "\n" + capsys.readouterr().out
+  assert "\ndata: " in said  # where the images came from, then what the run will do
+  assert f"\nrotation study into {tmp_path / 'o'}: train 4 images, test 4, 1 seed(s)" in said
+  assert "\nplain epoch 1/1: loss " in said and "\nplain: accuracy 0deg " in said
   with pytest.raises(SystemExit) as e:
     _run(["--data-dir", tmp_path / "b", *argv])
   err = capsys.readouterr().err
@@ -379,7 +519,7 @@ def test_angles_are_reduced_modulo_360_in_float64():
   assert train.reduce_angle(1e6 + 90) == 10.0 and train.reduce_angle(-90) == 270.0
 
 
-def test_a_process_stopped_mid_model_continues_with_the_same_numbers(tmp_path):
+def test_a_process_stopped_mid_model_continues_with_the_same_numbers(tmp_path, capsys):
   """Ctrl-C to a real process once epoch 1 of 12 is saved (it finishes the epoch in progress and
   saves), then the same command: the losses and accuracies of an uninterrupted run, bit for bit.
   (12 epochs: these take milliseconds, and a stop asked during the last epoch is a finished run.)"""
@@ -396,6 +536,10 @@ def test_a_process_stopped_mid_model_continues_with_the_same_numbers(tmp_path):
   proc.send_signal(signal.SIGINT)
   _, err = proc.communicate(timeout=120)
   assert proc.returncode == 130 and "saved after epoch" in err, err
+  with pytest.raises(SystemExit, match="2"):  # not evaluated as if trained
+    main([*argv, "--out", str(tmp_path / "eval"), "--checkpoint-dir", str(out / "checkpoints"),
+          "--eval-only"])  # fmt: skip
+  assert "no trained augmented model" in capsys.readouterr().err
   main([*argv, "--out", str(out)])
   main([*argv, "--out", str(tmp_path / "whole")])
   got, want = (_json(d)["models"]["augmented"] for d in (out, tmp_path / "whole"))
@@ -410,8 +554,12 @@ def test_a_study_whose_checkpoints_are_gone_is_not_trained_over(tmp_path, capsys
           "plain", "--angles", 0]  # fmt: skip
   _run(argv)
   before = (tmp_path / "o" / "rotation_study.json").read_text()
-  shutil.rmtree(tmp_path / "o" / "checkpoints")
   capsys.readouterr()
+  with pytest.raises(SystemExit) as e:  # other angles: --eval-only re-evaluates
+    _run([*argv, 90])
+  err = capsys.readouterr().err
+  assert e.value.code == 2 and "holds a rotation study evaluated otherwise (pass --eval-only" in err
+  shutil.rmtree(tmp_path / "o" / "checkpoints")
   with pytest.raises(SystemExit) as e:
     _run(argv)
   err = capsys.readouterr().err

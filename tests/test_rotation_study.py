@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 from test_rotation_data import make_folder
 
@@ -64,3 +65,22 @@ def test_sizes_that_cannot_fit_are_refused_in_one_line_before_training(
   assert e.value.code == 2 and "\n" not in err
   assert "--seeds 3 with --batch-size 7 needs about" in err and "lower --seeds" in err
   assert not (tmp_path / "out" / "checkpoints").exists()
+
+
+def test_a_restored_state_is_restacked_to_this_runs_seeds():
+  """A state saved with more stacked seeds than this run has keeps its first ones; one saved
+  with fewer gets copies of its first seed (results of the copies are dropped), every leaf
+  alike whatever its shape."""
+  state = {"step": np.arange(3), "w": np.arange(3 * 2 * 5).reshape(3, 2, 5)}
+  fewer = study._restack(state, 2)
+  np.testing.assert_array_equal(fewer["step"], [0, 1])
+  np.testing.assert_array_equal(fewer["w"], state["w"][:2])
+  more = study._restack(state, 5)
+  np.testing.assert_array_equal(more["step"], [0, 1, 2, 0, 0])
+  np.testing.assert_array_equal(
+    more["w"], np.concatenate([state["w"], state["w"][:1], state["w"][:1]])
+  )
+  assert all(
+    a is b or np.array_equal(a, b)
+    for a, b in zip(*map(jax.tree.leaves, (state, study._restack(state, 3))))
+  )
