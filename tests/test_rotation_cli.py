@@ -369,6 +369,8 @@ def test_a_stop_asked_in_any_process_saves_after_the_epoch_and_stops(tmp_path, c
 
 
 def test_a_diverged_seed_is_warned_of_left_out_and_not_checkpointed(tmp_path, capsys, monkeypatch):
+  """A seed whose training loss turns non-finite: two warnings, the means over the other
+  seeds, its index in the JSON, and no checkpoint of non-finite weights."""
   make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
   real_epochs = study.train.train_epochs  # seed 1's loss turns non-finite
   monkeypatch.setattr(study.train, "train_epochs", lambda *a, **k: (
@@ -384,7 +386,7 @@ def test_a_diverged_seed_is_warned_of_left_out_and_not_checkpointed(tmp_path, ca
   assert not list((tmp_path / "o" / "checkpoints" / "plain").iterdir())
 
 
-def test_an_overwrite_removes_the_old_results_before_it_trains(tmp_path, capsys, monkeypatch):
+def test_an_overwrite_removes_the_old_results_before_it_trains(tmp_path, monkeypatch):
   """--overwrite removes the study's outputs and checkpoints first: stopped before its first
   epoch, it leaves no results that its checkpoints no longer back."""
   make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
