@@ -17,6 +17,9 @@ test with XLA's defaults.
 
 import os
 import tempfile
+import types
+
+import pytest
 
 os.environ.setdefault("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="hw2_jax_test_cache_"))
 os.environ.setdefault("HW2_JAX_TRACEBACK", "1")
@@ -28,3 +31,28 @@ if not os.environ.get("HW2_JAX_TEST_XLA_DEFAULT") and "optimization_level" not i
 from hw2_jax.core import compile_cache  # noqa: E402  (after the cache folder is chosen)
 
 compile_cache.enable()  # this process too: the tests that call the jitted code directly
+
+
+@pytest.fixture
+def record_managers(monkeypatch):
+  """Call it to record, from then on, every core.checkpoint manager made (`made`), those
+  closed (`closed`), and a "manager" entry per one made in `events`, which a test may share
+  with other events it records to check their order."""
+
+  def start():
+    from hw2_jax.core import checkpoint
+
+    record = types.SimpleNamespace(made=[], closed=[], events=[])
+    real_manager = checkpoint.manager
+
+    def manager(*args, **kwargs):
+      record.events.append("manager")
+      record.made.append(real_manager(*args, **kwargs))
+      m = record.made[-1]
+      monkeypatch.setattr(m, "close", lambda m=m: record.closed.append(m) or type(m).close(m))
+      return m
+
+    monkeypatch.setattr(checkpoint, "manager", manager)
+    return record
+
+  return start

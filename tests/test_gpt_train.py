@@ -1092,7 +1092,7 @@ def test_the_loop_calls_its_events_at_their_cadences_and_tells_the_stop_watcher_
 
 
 def test_run_checkpoints_keep_ties_out_of_best_refuse_another_schedule_length_and_close(
-  tmp_path, monkeypatch
+  tmp_path, monkeypatch, record_managers
 ):
   """RunCheckpoints on its own, with a one-leaf state: a loss equal to the best one is no
   improvement (save_best answers False and keeps the first); a resumed cosine run must keep
@@ -1119,21 +1119,12 @@ def test_run_checkpoints_keep_ties_out_of_best_refuse_another_schedule_length_an
           resumed.check_resume("abcde", "0", model, 12)
       else:
         resumed.check_resume("abcde", "0", model, 12)
-  closed, order = [], []
-  real_manager = checkpoint.manager
-
-  def manager(*args, **kwargs):
-    order.append("manager")
-    m = real_manager(*args, **kwargs)
-    monkeypatch.setattr(m, "close", lambda m=m: closed.append(m) or type(m).close(m))
-    return m
-
-  monkeypatch.setattr(checkpoint, "manager", manager)
-  monkeypatch.setattr(devices, "barrier", lambda name: order.append(name))
+  managers = record_managers()
+  monkeypatch.setattr(devices, "barrier", lambda name: managers.events.append(name))
   with pytest.raises(RuntimeError), RunCheckpoints(out, Config(out=str(out), resume=True)) as c:
     raise RuntimeError("a failure while training")
-  assert closed == [c.last, c.best]
-  assert order == ["gpt-checked", "manager", "manager"]
+  assert managers.closed == [c.last, c.best]
+  assert managers.events == ["gpt-checked", "manager", "manager"]
   with pytest.raises(ConfigError, match=r"--step 7: .*last holds steps \[1\]"):
     restore_run(out, "last", step=7)  # gpt-generate --step of a checkpoint not kept
 

@@ -98,20 +98,13 @@ def test_resume_skips_finished_configurations(small_run, monkeypatch):
 
 
 def test_a_run_returns_its_study_times_its_own_training_and_says_what_it_compiled(
-  tmp_path, monkeypatch
+  tmp_path, monkeypatch, record_managers
 ):
   """train_and_evaluate returns the study it wrote; a configuration's seconds are its own
   training's (here none: the training is faked); the last line counts the programs compiled;
   every checkpoint manager it opened is closed."""
   monkeypatch.setattr(study.train, "train_seeds", lambda *a, **k: _fake_result())
-  logs, made, closed, real_manager = [], [], [], study.checkpoint.manager
-
-  def manager(*args, **kwargs):
-    made.append(real_manager(*args, **kwargs))
-    made[-1].close = lambda m=made[-1]: closed.append(m) or type(m).close(m)
-    return made[-1]
-
-  monkeypatch.setattr(study.checkpoint, "manager", manager)
+  logs, managers = [], record_managers()
   args = cli.build_parser().parse_args(["padding-study", *SMALL, "--out", str(tmp_path)])
   got = study.train_and_evaluate(flags.from_args(Config, args), log=logs.append)
   assert got == json.loads((tmp_path / "padding_study.json").read_text())
@@ -119,7 +112,7 @@ def test_a_run_returns_its_study_times_its_own_training_and_says_what_it_compile
   assert re.fullmatch(
     r"compiled \d+ programs in \d+ s \(\d+ from the compilation cache\)", logs[-1]
   )
-  assert made and closed == made
+  assert managers.made and managers.closed == managers.made
 
 
 def test_paddings_of_one_width_train_with_the_same_programs_and_show_each_epoch(

@@ -102,10 +102,11 @@ def test_folder_run_writes_every_output_then_eval_only(tmp_path):
                   str(tmp_path / "d"), "--out", str(two), "--checkpoint-dir", str(tmp_path / "mixed"),
                   "--epochs", "2", "--seeds", "3", "--batch-size", "5", "--angles", "0", "90", "180"],
                  env=launch.child_env(dict(os.environ), 2), check=True, capture_output=True)  # fmt: skip
-  assert _json(two)["device"].startswith("2 x cpu")
+  two = _json(two)
+  assert two["device"].startswith("2 x cpu")
   for name in ("plain", "augmented"):
     for key in ("accuracy_per_seed", "train_loss_per_epoch_per_seed"):
-      assert _json(two)["models"][name][key] == result["models"][name][key], (name, key)
+      assert two["models"][name][key] == result["models"][name][key], (name, key)
 
 
 def test_c4_models_on_a_folder_are_the_same_at_every_quarter_turn_and_their_sizes_recorded(
@@ -243,7 +244,9 @@ def _json(out):
   return json.loads((out / "rotation_study.json").read_text())
 
 
-def test_reruns_reuse_refuse_or_overwrite_the_trained_models(tmp_path, capsys, monkeypatch):
+def test_reruns_reuse_refuse_or_overwrite_the_trained_models(
+  tmp_path, capsys, monkeypatch, record_managers
+):
   make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=3)
   out = tmp_path / "out"
   base = [
@@ -259,14 +262,7 @@ def test_reruns_reuse_refuse_or_overwrite_the_trained_models(tmp_path, capsys, m
     0,
     90,
   ]
-  made, closed, real_manager = [], [], study.checkpoint.manager
-
-  def manager(*args, **kwargs):
-    made.append(real_manager(*args, **kwargs))
-    made[-1].close = lambda m=made[-1]: closed.append(m) or type(m).close(m)
-    return made[-1]
-
-  monkeypatch.setattr(study.checkpoint, "manager", manager)
+  managers = record_managers()
   _run(base + ["--models", "plain"])
   first = _json(out)
   assert Config().with_out().out == "runs/rotation-study"
@@ -322,7 +318,7 @@ def test_reruns_reuse_refuse_or_overwrite_the_trained_models(tmp_path, capsys, m
   )
   cfg = _json(again)["config"]
   assert (cfg["epochs"], cfg["learning_rate"], cfg["seed"], cfg["batch_size"]) == (1, 0.01, 5, 4)
-  assert made and closed == made  # every checkpoint manager opened was closed
+  assert managers.made and managers.closed == managers.made  # every one opened was closed
 
 
 def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
@@ -333,6 +329,14 @@ def test_ctrl_c_says_what_was_kept_in_one_line(tmp_path, capsys, monkeypatch):
   err = capsys.readouterr().err
   assert e.value.code == 130 and err.count("\n") == 1
   assert "keep their last saved epoch; run the same command again to continue" in err
+
+
+def _rewrite_epochs(monkeypatch, change):
+  """The study sees each epoch's (losses, seconds) as `change` rewrites them; the training
+  itself runs unchanged."""
+  real_epochs = study.train.train_epochs
+  monkeypatch.setattr(study.train, "train_epochs", lambda *a, **k: (
+    (epoch, state, *change(loss, secs)) for epoch, state, loss, secs in real_epochs(*a, **k)))  # fmt: skip
 
 
 class _AskedElsewhere(interrupt.StopRequests):
@@ -372,10 +376,7 @@ def test_a_diverged_seed_is_warned_of_left_out_and_not_checkpointed(tmp_path, ca
   """A seed whose training loss turns non-finite: two warnings, the means over the other
   seeds, its index in the JSON, and no checkpoint of non-finite weights."""
   make_folder(tmp_path / "d", classes=("cat", "ship"), per_class=2)
-  real_epochs = study.train.train_epochs  # seed 1's loss turns non-finite
-  monkeypatch.setattr(study.train, "train_epochs", lambda *a, **k: (
-    (epoch, state, loss * np.array([1.0, np.nan]), secs)
-    for epoch, state, loss, secs in real_epochs(*a, **k)))  # fmt: skip
+  _rewrite_epochs(monkeypatch, lambda loss, secs: (loss * np.array([1.0, np.nan]), secs))
   _run(["--data-dir", tmp_path / "d", "--out", tmp_path / "o", "--epochs", 1, "--seeds", 2,
         "--models", "plain", "--angles", 0])  # fmt: skip
   said = capsys.readouterr().out
@@ -413,19 +414,16 @@ def test_without_out_a_run_goes_under_runs_once_every_process_has_read_it(tmp_pa
   monkeypatch.setattr(
     study.rundir, "write_outputs", lambda *a, **k: events.append("write") or real_write(*a, **k)
   )
-  real_epochs = study.train.train_epochs  # each epoch said to take 0.5 s
-  monkeypatch.setattr(study.train, "train_epochs", lambda *a, **k: (
-    (epoch, state, loss, 0.5) for epoch, state, loss, _ in real_epochs(*a, **k)))  # fmt: skip
+  _rewrite_epochs(monkeypatch, lambda loss, secs: (loss, 0.5))  # each epoch said to take 0.5 s
   argv = ["rotation-study", "--data-dir", "d", "--epochs", 1, "--models", "plain", "--angles", 0]
   cfg = flags.from_args(Config, build_parser().parse_args([str(a) for a in argv]))
   began = time.perf_counter()
   said = []
   returned = study.train_and_evaluate(cfg, log=said.append)
   took = time.perf_counter() - began
-  assert [p.name for p in (tmp_path / "runs").iterdir()] == [
-    "rotation-study-data-folder_epochs-1_angles-0.0"
-  ]
-  result = _json(tmp_path / "runs" / "rotation-study-data-folder_epochs-1_angles-0.0")
+  folder = "rotation-study-data-folder_epochs-1_angles-0.0"
+  assert [p.name for p in (tmp_path / "runs").iterdir()] == [folder]
+  result = _json(tmp_path / "runs" / folder)
   plain = result["models"]["plain"]
   assert returned == result  # the study it wrote
   assert any(line.startswith("data: ") for line in said)  # every line through its log
