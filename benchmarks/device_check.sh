@@ -7,7 +7,10 @@
 #          compare against references to 1e-5; XLA's default on the GPU is TF32);
 #   bench  the padding-step benchmark for Net1 fconv and valid: one model, 10 seeds vmapped,
 #          XLA's convolution, and PyTorch on the same GPU;
-#   gpt    the GPT training throughput;
+#   gpt    the GPT training throughput (tokens/s and MFU, gpt-micro and gpt-mini);
+#   gpt-mini  the assignment's gpt-train run (gpt-mini, 5 epochs of Grimms' Fairy Tales, from
+#          TXT_FILE, no download there), stopped by its limit GPT_MINI_LIMIT (Ctrl-C: it
+#          checkpoints) and resumed by the same stage in a later call;
 #   study-cached      only when STAGES names it (after study): the study again, with the
 #          programs study left in the compilation cache ($WORK/jax-cache);
 #   study-noautotune  only when STAGES names it: the study with XLA's GEMM autotuning off
@@ -32,9 +35,11 @@ mkdir -p "$OUT" "$WORK"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 
 pack() {
-  tar czf "$OUT/device_check.tar.gz" --exclude=./jax-cache -C "$WORK" .
-  for f in study/padding_study.md bench/padding_step.md; do
-    if [ -f "$WORK/$f" ]; then cp "$WORK/$f" "$OUT/"; fi
+  tar czf "$OUT/device_check.tar.gz" --exclude=./jax-cache --exclude=./gpt-mini/checkpoints \
+    -C "$WORK" .
+  for f in study/padding_study.md study-cached/padding_study.md bench/padding_step.md \
+           bench/gpt_tokens.md gpt-mini/summary.json; do
+    if [ -f "$WORK/$f" ]; then cp "$WORK/$f" "$OUT/${f//\//_}"; fi
   done
 }
 
@@ -77,7 +82,11 @@ PYEOF" ;;
              ${BENCH_ARGS:-} ;;
     gpt) stage gpt "${GPT_LIMIT:-90}" $PY -m benchmarks.gpt_tokens --repeats 5 \
            --out "$WORK/bench" ${GPT_ARGS:-} ;;
-    *) echo "unknown stage $1 (env study study-cached study-noautotune tests bench gpt)"
+    gpt-mini) stage gpt-mini "${GPT_MINI_LIMIT:-300}" env \
+                JAX_COMPILATION_CACHE_DIR="$WORK/jax-cache" $PY -m hw2_jax gpt-train \
+                --txt-file "${TXT_FILE:?TXT_FILE: the Grimm text}" --out "$WORK/gpt-mini" \
+                $(ls "$WORK/gpt-mini/checkpoints/last" 2>/dev/null | grep -q '^[0-9]' && echo --resume) ${GPT_MINI_ARGS:-} ;;
+    *) echo "unknown stage $1 (env study study-cached study-noautotune tests bench gpt gpt-mini)"
        return 2 ;;
   esac
 }
@@ -87,7 +96,8 @@ for s in ${STAGES:-env study tests}; do
 done
 echo "== summary"
 cat "$WORK/stages.log" 2>/dev/null
-for f in study/padding_study.md bench/padding_step.md; do
+for f in study/padding_study.md study-cached/padding_study.md bench/padding_step.md \
+         bench/gpt_tokens.md; do
   if [ -f "$WORK/$f" ]; then cat "$WORK/$f"; fi
 done
 exit 0

@@ -28,6 +28,31 @@ from benchmarks import output
 from hw2_jax.core import rundir, startup
 
 MODELS = ("gpt-micro", "gpt-mini")
+# Dense peak TFLOP/s of the accelerators measured so far, from their data sheets, by JAX's
+# device_kind and the GEMMs' precision (fp32 = full float32, not TF32); MFU is quoted against it.
+PEAK_TFLOPS = {
+  ("NVIDIA H200", "bf16"): 989.4,
+  ("NVIDIA H200", "fp32"): 66.9,
+  ("NVIDIA H100 80GB HBM3", "bf16"): 989.4,
+  ("NVIDIA H100 80GB HBM3", "fp32"): 66.9,
+}
+
+
+def train_flops_per_token(model_cfg) -> float:
+  """Matmul FLOPs of one training token (forward and backward, 3x the forward's): per layer
+  the four projections (24 d^2) and attention's scores and weighted sum over the whole context
+  (4 T d, causal masking not subtracted), plus the output layer (2 d V); the usual count for
+  MFU (PaLM's appendix B), norms, softmax and the optimizer left out."""
+  d, t, v = model_cfg.n_embd, model_cfg.block_size, model_cfg.vocab_size
+  return 3 * (model_cfg.n_layer * (24 * d * d + 4 * t * d) + 2 * d * v)
+
+
+def peak_tflops(precision: str) -> float | None:
+  """The data sheet's dense peak of this machine's devices, all together, or None if unknown."""
+  import jax
+
+  peaks = [PEAK_TFLOPS.get((dev.device_kind, precision)) for dev in jax.devices()]
+  return None if None in peaks else sum(peaks)
 
 
 def peak_rss_gb() -> float:
@@ -172,6 +197,9 @@ def bench(model_type: str, args) -> dict:
         reference()
       torch_s.append((time.perf_counter() - t0) / k)
   ms = 1e3 * float(np.median(jax_s))
+  tokens_per_s = args.batch_size * args.block_size / ms * 1e3
+  tflops = train_flops_per_token(model_cfg) * tokens_per_s / 1e12
+  peak = peak_tflops(model_cfg.precision)
   row = {
     "model_type": model_type,
     "params": params,
@@ -179,7 +207,9 @@ def bench(model_type: str, args) -> dict:
     "attention": "fused" if model_cfg.fused_attention else "explicit",
     "steps_per_call": k,
     "ms_per_step": ms,
-    "tokens_per_s": args.batch_size * args.block_size / ms * 1e3,
+    "tokens_per_s": tokens_per_s,
+    "model_tflops_per_s": tflops,
+    "mfu": None if peak is None else tflops / peak,
     "compile_s": compile_s,
     "peak_rss_gb_10_steps": rss_10,
     f"peak_rss_gb_{done}_steps": rss_n,
@@ -252,6 +282,8 @@ def main(argv=None) -> dict:
       "steps per call",
       "ms per step",
       "tokens/s",
+      "model TFLOP/s",
+      "MFU",
       "peak RSS (GB) after 10 / more steps",
       "PyTorch ms per step",
       "PyTorch / JAX",
@@ -264,17 +296,22 @@ def main(argv=None) -> dict:
         r["steps_per_call"],
         f"{r['ms_per_step']:.0f}",
         f"{r['tokens_per_s']:,.0f}",
+        f"{r['model_tflops_per_s']:.3g}",
+        "" if r["mfu"] is None else f"{100 * r['mfu']:.1f}%",
         mem(r),
         f"{r['ms_per_step_pytorch']:.0f}" if "ms_per_step_pytorch" in r else "",
         f"{r['pytorch_over_jax']:.2f}" if "pytorch_over_jax" in r else "",
       ]
       for r in rows
     ],
-    "lrlrrrrrr",
+    "lrlrrrrrrrr",
   )
   text = (
     f"GPT training step on {result['device']}, batch {args.batch_size} x "
-    f"{args.block_size} tokens, median of {args.repeats} calls.\n\n{table}"
+    f"{args.block_size} tokens, median of {args.repeats} calls. Model TFLOP/s counts the "
+    "matmuls of a training step (benchmarks/gpt_tokens.train_flops_per_token); MFU divides "
+    "it by the devices' dense peak from their data sheets (blank where unknown, as on a "
+    f"CPU).\n\n{table}"
   )
   print(text)
   files = {"gpt_tokens.json": (json.dumps(result, indent=2) + "\n").encode(),

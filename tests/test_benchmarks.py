@@ -2,10 +2,15 @@
 benchmarks.gpt_tokens unnoticed) and their tables say what they measured; at tiny sizes, so
 nothing here is a timing."""
 
+import functools
 import json
 import types
 
+import jax
+import jax.extend
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from benchmarks import gpt_parts, gpt_tokens
@@ -61,3 +66,34 @@ def test_every_suite_runs_with_its_pytorch_comparator_where_pytorch_is_installed
     ["benchmarks.padding_step", "benchmarks.gpt_tokens"] if installed else []
   )
   assert all(cmd[1:4] == ["--out", "runs/bench", "--quick"] for cmd in ran)
+
+
+def _dot_flops(jaxpr) -> int:
+  """2 x (output elements) x (contracted length), summed over every dot_general of a jaxpr and
+  of the jaxprs inside it."""
+  total = 0
+  for eqn in jaxpr.eqns:
+    if eqn.primitive.name == "dot_general":
+      (contract, _), _ = eqn.params["dimension_numbers"]
+      lhs = eqn.invars[0].aval.shape
+      total += 2 * int(np.prod(eqn.outvars[0].aval.shape)) * int(np.prod([lhs[i] for i in contract]))
+    for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+      total += _dot_flops(sub)
+  return total
+
+
+def test_train_flops_per_token_counts_every_matmul_of_a_training_step():
+  """The MFU's numerator: the formula equals the FLOPs of the dot_generals that JAX traces for
+  one training step (forward, backward and AdamW) of a small explicit-attention GPT."""
+  from hw2_jax.gpt.config import ModelConfig
+  from hw2_jax.gpt.model import GPT
+  from hw2_jax.gpt.train import create_state, train_step
+
+  cfg = ModelConfig(vocab_size=11, n_layer=2, n_head=2, n_embd=16, block_size=8, dropout=0.1)
+  tx = optax.adamw(1e-3)
+  state = create_state(cfg, tx, 0)
+  step = functools.partial(
+    train_step, model=GPT(cfg), tx=tx, lr_fn=lambda s: 1e-3, batch_size=3, block_size=8
+  )
+  jaxpr = jax.make_jaxpr(step)(state, jnp.arange(40, dtype=jnp.int32) % 11).jaxpr
+  assert _dot_flops(jaxpr) == 3 * 8 * gpt_tokens.train_flops_per_token(cfg)
