@@ -76,7 +76,9 @@ def _dot_flops(jaxpr) -> int:
     if eqn.primitive.name == "dot_general":
       (contract, _), _ = eqn.params["dimension_numbers"]
       lhs = eqn.invars[0].aval.shape
-      total += 2 * int(np.prod(eqn.outvars[0].aval.shape)) * int(np.prod([lhs[i] for i in contract]))
+      total += (
+        2 * int(np.prod(eqn.outvars[0].aval.shape)) * int(np.prod([lhs[i] for i in contract]))
+      )
     for sub in jax.extend.core.jaxprs_in_params(eqn.params):
       total += _dot_flops(sub)
   return total
