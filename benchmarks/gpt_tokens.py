@@ -162,6 +162,8 @@ def torch_step(model_cfg, batch_size: int):
 
 
 def bench(model_type: str, args) -> dict:
+  from hw2_jax.gpt.model import attention_path
+
   k = args.steps_per_call
   call, params, compile_s, model_cfg = jax_step(
     model_type,
@@ -204,7 +206,7 @@ def bench(model_type: str, args) -> dict:
     "model_type": model_type,
     "params": params,
     "precision": model_cfg.precision,
-    "attention": "fused" if model_cfg.fused_attention else "explicit",
+    "attention": attention_path(model_cfg, train=True),
     "steps_per_call": k,
     "ms_per_step": ms,
     "tokens_per_s": tokens_per_s,

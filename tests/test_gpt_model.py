@@ -15,7 +15,7 @@ from flax import linen as nn
 
 from hw2_jax.core import precision as precision_lib
 from hw2_jax.gpt.config import ModelConfig
-from hw2_jax.gpt.model import GPT, init_cache, init_params, rope
+from hw2_jax.gpt.model import GPT, attention_path, init_cache, init_params, rope
 
 CFG = ModelConfig(vocab_size=11, n_layer=2, n_head=2, n_embd=16, block_size=8, dropout=0.0)
 PATHS = {"explicit": False, "fused": True}
@@ -385,7 +385,8 @@ def test_mlp_is_tanh_gelu_between_its_two_layers():
 )
 def test_fused_attention_is_left_only_to_apply_dropout(dropout, train, explicit):
   """With fused_attention the explicit path (the one that records attention probabilities)
-  runs only when training with dropout."""
+  runs only when training with dropout, and attention_path (which gpt-train's banner and the
+  benchmarks report) names the path that runs."""
   cfg = dataclasses.replace(CFG, fused_attention=True, dropout=dropout)
   params = init_params(cfg, jax.random.key(9))
   _, inter = jax.eval_shape(
@@ -399,3 +400,4 @@ def test_fused_attention_is_left_only_to_apply_dropout(dropout, train, explicit)
     params,
   )
   assert ("intermediates" in inter and "h_0" in inter["intermediates"]) == explicit
+  assert attention_path(cfg, train) == ("explicit" if explicit else "fused")

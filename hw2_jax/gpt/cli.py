@@ -1,6 +1,7 @@
 """Commands: gpt-train, gpt-generate, gpt-plot."""
 
 import dataclasses
+import math
 import sys
 
 from hw2_jax.core import flags, io, memory
@@ -59,10 +60,16 @@ def run_train(args) -> None:
     if summary["val_loss"] is not None
     else ""
   )
+  rate = summary["tokens_per_s_median"]
+  rate = (
+    f"median {rate:,.0f} tokens/s"
+    if math.isfinite(rate)
+    else "tokens/s not measured (too short a run: its first device call, which compiles, is left out)"
+  )
   print(
     f"done: {summary['steps']} steps ({summary['epochs']:.3f} epochs), last loss "
-    f"{summary['final_loss']:.4f}{val}, median {summary['tokens_per_s_median']:,.0f} "
-    f"tokens/s, {summary['train_wall_s']:.0f} s on {summary['device']}"
+    f"{summary['final_loss']:.4f}{val}, {rate}, {summary['train_wall_s']:.0f} s on "
+    f"{summary['device']}"
   )
   if not args.no_plots and devices.is_main_process():
     plot_run(cfg.out)

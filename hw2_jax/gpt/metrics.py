@@ -1,4 +1,5 @@
-"""The training log of a run: every step's metrics to metrics.jsonl and TensorBoard.
+"""The training log of a run: every step's metrics to metrics.jsonl and TensorBoard (OUT/tb,
+when tensorboardX is installed, as `pip install -e .` does).
 
 The jitted steps return their metrics on the device (stacked, one row per step);
 `MetricsLog.add` keeps them there and `flush` fetches a window of them at once (every
@@ -51,9 +52,13 @@ class MetricsLog:
     self.tb = None
     if self.writer:
       self.path.write_text("".join(json.dumps(r) + "\n" for r in self.records))
-      from tensorboardX import SummaryWriter
-
-      self.tb = SummaryWriter(str(out / "tb"), purge_step=keep_until_step)
+      try:
+        from tensorboardX import SummaryWriter
+      except ImportError:  # e.g. a machine's own Python that has JAX but not this project
+        print("tensorboardX is not installed: no TensorBoard log in tb/ (metrics.jsonl has "
+              "every metric; pip install tensorboardX to have both)")  # fmt: skip
+      else:
+        self.tb = SummaryWriter(str(out / "tb"), purge_step=keep_until_step)
 
   def write(self, record: dict) -> None:
     self.records.append(record)
@@ -61,6 +66,8 @@ class MetricsLog:
       return
     with self.path.open("a") as f:
       f.write(json.dumps(record) + "\n")
+    if self.tb is None:
+      return
     kind, step = record["kind"], record["step"]
     for k, v in record.items():
       if isinstance(v, float) and k != "epoch" and math.isfinite(v):

@@ -73,6 +73,12 @@ def _fused_attention(cfg: ModelConfig, q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, cache, m
     return jax.nn.dot_product_attention(q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, **kwargs)
 
 
+def attention_path(cfg: ModelConfig, train: bool) -> str:
+  """ "fused" or "explicit": training with dropout takes the explicit path (it applies the
+  attention dropout, which the fused kernel has not)."""
+  return "fused" if cfg.fused_attention and not (train and cfg.dropout > 0) else "explicit"
+
+
 class CausalSelfAttention(nn.Module):
   cfg: ModelConfig
 
@@ -103,7 +109,7 @@ class CausalSelfAttention(nn.Module):
       new_cache = {"k": k_BxSxHxK, "v": v_BxSxHxK}
       mask_TxS = jnp.arange(k_BxSxHxK.shape[1])[None, :] <= pos_T[:, None]
 
-    if c.fused_attention and not (train and c.dropout > 0):
+    if attention_path(c, train) == "fused":
       y_BxTxHxK = _fused_attention(c, q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, cache, mask_TxS)
     else:
       scores_BxHxTxS = precision_lib.einsum("bthk,bshk->bhts", q_BxTxHxK, k_BxSxHxK, c.precision)

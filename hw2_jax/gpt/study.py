@@ -27,7 +27,7 @@ from hw2_jax.gpt.checkpoints import RunCheckpoints
 from hw2_jax.gpt.config import COMMAND, DEFAULT_PROMPT, Config, ModelConfig
 from hw2_jax.gpt.generate import get_generator
 from hw2_jax.gpt.metrics import MetricsLog, NonFinite
-from hw2_jax.gpt.model import num_params
+from hw2_jax.gpt.model import attention_path, num_params
 from hw2_jax.gpt.optimizer import from_config, schedule_from_config
 from hw2_jax.gpt.tokenizer import CharTokenizer
 from hw2_jax.gpt.train import (
@@ -94,6 +94,12 @@ def _split(cfg: Config, tok: CharTokenizer, text: str):
   return train_ids, val_ids, spe
 
 
+def _attention(model_cfg: ModelConfig) -> str:
+  """The attention a run trains with, and evaluates and samples with where that differs."""
+  train, evaluate = attention_path(model_cfg, True), attention_path(model_cfg, False)
+  return train if train == evaluate else f"{train} (training), {evaluate} (evaluating)"
+
+
 def _setup(cfg: Config, ckpts: RunCheckpoints, log) -> _Run:
   text = data_lib.load_text(cfg.txt_file, cfg.cache_dir)
   tok = CharTokenizer.from_text(text)
@@ -143,7 +149,7 @@ def train_and_evaluate(cfg: Config, log=tqdm.write) -> dict | None:
           "--max-steps or --num-epochs to train further.")  # fmt: skip
       return None
     log(f"gpt into {out}: {num_params(state.params):,} parameters, {r.model_cfg.precision} "
-        f"matmuls, {'fused' if r.model_cfg.fused_attention else 'explicit'} attention, on "
+        f"matmuls, {_attention(r.model_cfg)} attention, on "
         f"{devices.describe()}; {len(r.tok.chars)} characters in the vocabulary, {r.spe} steps "
         f"per epoch, steps {start} -> {r.total_steps} ({r.total_steps / r.spe:.2f} epochs)")  # fmt: skip
     metrics = MetricsLog(out, r.spe, cfg.train_batch_size * cfg.block_size,
