@@ -170,6 +170,38 @@ def test_every_matmul_runs_at_the_configs_precision(path, precision, monkeypatch
   if precision == "bf16":
     accumulated = [e for e in dots if e.params["preferred_element_type"] == jnp.float32]
     assert len(accumulated) >= cfg.n_layer * (4 if cfg.fused_attention else 6) + 1
+    # and in training, each dense layer's input and weight gradients too (the cotangent rounded)
+    loss = lambda p: GPT(cfg).apply({"params": p}, _tokens()).sum()
+    backward = list(_dots(jax.make_jaxpr(jax.grad(loss))(params).jaxpr))
+    bf16_only = [e for e in backward if {v.aval.dtype for v in e.invars} == {jnp.dtype("bfloat16")}]
+    assert len(bf16_only) >= 3 * (4 * cfg.n_layer + 1)
+
+
+def test_a_bf16_dense_layer_runs_its_three_gemms_on_bfloat16_operands():
+  """precision.dense_dot_general("bf16"), the GPT's dense GEMM: the output, the input gradient
+  and the weight gradient each equal a float64 product of the bfloat16-rounded operands (the
+  cotangent rounded too, as in PyTorch's autocast), every dot_general of the VJP multiplies
+  bfloat16 into float32, and anything but a dense layer's contraction is refused."""
+  dot = precision_lib.dense_dot_general("bf16")
+  dims = (((2,), (0,)), ((), ()))
+  x, w, g = (jax.random.normal(jax.random.key(i), s) for i, s in enumerate([(3, 5, 64), (64, 24), (3, 5, 24)]))  # fmt: skip
+  y, vjp = jax.vjp(lambda x, w: dot(x, w, dims), x, w)
+  dx, dw = vjp(g)
+  r = lambda a: np.asarray(a.astype(jnp.bfloat16).astype(jnp.float32), np.float64)
+  assert y.dtype == dx.dtype == dw.dtype == jnp.float32
+  np.testing.assert_allclose(y, r(x) @ r(w), rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(dx, r(g) @ r(w).T, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(dw, np.einsum("btk,btn->kn", r(x), r(g)), rtol=1e-5, atol=1e-5)
+  assert np.abs(dx - np.asarray(g, np.float64) @ r(w).T).max() > 1e-3  # the cotangent rounded
+  grads = jax.make_jaxpr(lambda x, w: jax.grad(lambda x, w: dot(x, w, dims).sum(), (0, 1))(x, w))
+  dots = list(_dots(grads(x, w).jaxpr))
+  assert len(dots) == 3
+  for eqn in dots:
+    assert {v.aval.dtype for v in eqn.invars} == {jnp.dtype("bfloat16")}, eqn
+    assert eqn.params["preferred_element_type"] == jnp.float32, eqn
+  with pytest.raises(ValueError, match="not a dense layer's GEMM"):
+    dot(x, w.T, (((2,), (1,)), ((), ())))
+  assert precision_lib.dense_dot_general("fp32") is precision_lib.dot_general("fp32")
 
 
 @pytest.mark.parametrize(

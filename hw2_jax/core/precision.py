@@ -11,6 +11,13 @@ over seeds makes, fail with "Unsupported element type for DotThunk"), so on the 
 rounds both operands to bfloat16 and multiplies them in float32: the same numbers (a product of
 two bfloat16 values is exact in float32, and the sum is accumulated in float32), without
 bfloat16's speed. GPUs and TPUs run the bfloat16 GEMMs natively.
+
+`dense_dot_general` is the GPT's: a dense layer's GEMM (no batch dimensions), which XLA:CPU
+does run natively in bfloat16, and a VJP whose two GEMMs take the bfloat16-rounded cotangent,
+as the padding convolution's hand-written VJP does and PyTorch's autocast does; so `bf16` is
+bfloat16's speed on a CPU with bfloat16 GEMMs too (AMX, avx512_bf16). The padding and rotation
+nets keep `dot_general`, whose backward multiplies the float32 cotangent, so that their
+committed bf16 results reproduce.
 """
 
 import functools
@@ -56,6 +63,46 @@ def dot_general(mode: str):
 
   def dot(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
     return jax.lax.dot_general(*_operands(mode, lhs, rhs), dimension_numbers, **_kwargs(mode))
+
+  return dot
+
+
+@jax.custom_vjp
+def _dense_bf16(x, w):
+  """x (..., K) @ w (K, N) with bfloat16 operands, float32 accumulation and output."""
+  return _dense_bf16_fwd(x, w)[0]
+
+
+def _dense_bf16_fwd(x, w):
+  x16, w16 = x.astype(jnp.bfloat16), w.astype(jnp.bfloat16)
+  y = jax.lax.dot_general(x16, w16, (((x.ndim - 1,), (0,)), ((), ())), **_BF16_OUT)
+  return y, (x16, w16)
+
+
+def _dense_bf16_bwd(res, g):
+  x16, w16 = res
+  g16, batch = g.astype(jnp.bfloat16), tuple(range(g.ndim - 1))
+  dx = jax.lax.dot_general(g16, w16, (((g.ndim - 1,), (1,)), ((), ())), **_BF16_OUT)
+  dw = jax.lax.dot_general(x16, g16, ((batch, batch), ((), ())), **_BF16_OUT)
+  return dx, dw
+
+
+_BF16_OUT = {"preferred_element_type": jnp.float32}
+_dense_bf16.defvjp(_dense_bf16_fwd, _dense_bf16_bwd)
+
+
+@functools.cache
+def dense_dot_general(mode: str):
+  """`dot_general` for the GPT's dense layers: at `bf16`, all three GEMMs of the layer (forward,
+  input and weight gradients) multiply bfloat16 operands into float32, on every backend."""
+  if mode != "bf16":
+    return dot_general(mode)
+
+  def dot(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+    (lhs_contract, rhs_contract), batch = dimension_numbers
+    if lhs_contract != (lhs.ndim - 1,) or rhs_contract != (0,) or batch != ((), ()):
+      raise ValueError(f"dense_dot_general: not a dense layer's GEMM: {dimension_numbers}")
+    return _dense_bf16(lhs, rhs)
 
   return dot
 

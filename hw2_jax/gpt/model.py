@@ -7,8 +7,9 @@ decoding costs one position per new token.
 
 Precision as everywhere in the project (core/precision.py): `cfg.precision` is that of every
 matmul, `fp32` (full float32 on every backend) or `bf16` (bfloat16 operands, float32
-accumulation, PyTorch's bf16-mixed); parameters, the residual stream, the norms, softmax and
-the logits stay float32. Dropout applies on every path: the fused kernel has no dropout
+accumulation, PyTorch's bf16-mixed; the dense layers' gradient GEMMs take the bfloat16-rounded
+gradient and run natively on a CPU too: precision.dense_dot_general); parameters, the residual
+stream, the norms, softmax and the logits stay float32. Dropout applies on every path: the fused kernel has no dropout
 argument, so training with dropout > 0 takes the explicit path.
 
 Dimension letters: B batch, T query positions, S key positions, D width, H heads,
@@ -55,7 +56,7 @@ def _dense(cfg: ModelConfig, features: int, std: float, name: str, use_bias: boo
   """A Dense layer whose GEMM runs at `cfg.precision` (float32 parameters and output)."""
   return nn.Dense(
     features, use_bias=use_bias, kernel_init=init_normal(std), name=name,
-    dot_general=precision_lib.dot_general(cfg.precision),
+    dot_general=precision_lib.dense_dot_general(cfg.precision),
   )  # fmt: skip
 
 
