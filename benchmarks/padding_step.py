@@ -22,6 +22,7 @@ fp32 bf16` times both GEMM precisions (core/precision.py) in the same run.
 """
 
 import argparse
+import contextlib
 import itertools
 import json
 import time
@@ -31,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks import output
+from benchmarks import output, padding_torch
 from hw2_jax.core import devices, io, rundir, startup
 from hw2_jax.core.render import markdown_table
 from hw2_jax.padding import conv, data, model, train
@@ -71,7 +72,9 @@ def time_step(
   x, y = data.generate(BATCH)
   batch = (jnp.asarray(x)[None], jnp.asarray(y)[None])
   cfg = Recipe()
-  with mock.patch.object(model, "padded_conv", conv_fn or conv.padded_conv):
+  # conv_fn(x, w, stride, conv_type, precision) in place of the net's GEMM convolution
+  swap = lambda x, w, stride, width, mode, precision="fp32": conv_fn(x, w, stride, conv_type, precision)  # fmt: skip
+  with mock.patch.object(model, "padded_conv_as", swap) if conv_fn else contextlib.nullcontext():
     m = model.make_net(net, conv_type, precision)
     state = train.init_state(m, cfg, list(range(seeds)), x.shape[1:])
     step = jax.jit(lambda s, xb, yb: train.train_epoch(s, m, cfg, xb, yb))
@@ -98,29 +101,8 @@ def torch_step_seconds(net: str, conv_type: str, repeats: int, warmup: int) -> f
   if backend not in ("cpu", "gpu") or (backend == "gpu" and not torch.cuda.is_available()):
     return None  # PyTorch on another kind of device than JAX's would compare nothing
   device = "cuda" if backend == "gpu" else "cpu"
-  mode, pad = {
-    "valid": ("zeros", 0),
-    "sconv": ("zeros", 1),
-    "fconv": ("zeros", 2),
-    "reflect": ("reflect", 2),
-    "replicate": ("replicate", 2),
-    "circular": ("circular", 2),
-  }[conv_type]
-  layers, c_in = [], 3
-  for c_out, stride in zip(model.CHANNELS, model.STRIDES):
-    layers += [
-      torch.nn.Conv2d(c_in, c_out, 3, stride, pad, bias=False, padding_mode=mode),
-      torch.nn.ReLU(),
-    ]
-    c_in = c_out
-  s = model.final_size(conv_type)
-  head = (
-    [torch.nn.AdaptiveMaxPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 2)]
-    if net == "Net1"
-    else [torch.nn.Flatten(), torch.nn.Linear(64 * s * s, 64), torch.nn.Linear(64, 2)]
-  )
-  net_t = torch.nn.Sequential(*layers, *head).to(device)
-  opt = torch.optim.Adadelta(net_t.parameters(), lr=1.0, rho=0.9, eps=1e-6, weight_decay=5e-5)
+  net_t = padding_torch.net(torch, net, conv_type).to(device)
+  opt = padding_torch.adadelta(torch, net_t.parameters(), Recipe())
   x, y = data.generate(BATCH)
   xb = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous().to(device)
   yb = torch.from_numpy(y).long().to(device)

@@ -13,7 +13,8 @@ import numpy as np
 import optax
 import pytest
 
-from benchmarks import gpt_parts, gpt_tokens
+from benchmarks import gpt_parts, gpt_tokens, output, padding_step, padding_torch
+from hw2_jax.padding import conv, model
 
 
 def test_gpt_tokens_writes_one_row_per_model_with_tokens_per_second_from_its_step_time(tmp_path):
@@ -99,3 +100,37 @@ def test_train_flops_per_token_counts_every_matmul_of_a_training_step():
   )
   jaxpr = jax.make_jaxpr(step)(state, jnp.arange(40, dtype=jnp.int32) % 11).jaxpr
   assert _dot_flops(jaxpr) == 3 * 8 * gpt_tokens.train_flops_per_token(cfg)
+
+
+def test_padding_step_times_the_study_step_and_xlas_convolution_in_its_place(tmp_path):
+  """The padding benchmark runs against the net it measures (it patched a name the model no
+  longer had, so --reference failed for every configuration) and its XLA-convolution row runs
+  XLA's convolution: the same step's FLOPs with one and with the other convolution agree."""
+  padding_step.main(["--nets", "Net1", "--conv-types", "sconv", "--seeds", "2", "--repeats", "1",
+                     "--warmup", "1", "--out", str(tmp_path)])  # fmt: skip
+  (row,) = json.loads((tmp_path / "padding_step.json").read_text())["rows"]
+  assert (row["net"], row["conv_type"], row["precision"]) == ("Net1", "sconv", "fp32")
+  assert row["ms_one_model"] > 0 and row["ms_per_seed_vmapped"] > 0
+  assert "| Net1 | sconv | fp32 |" in (tmp_path / "padding_step.md").read_text()
+  ours = padding_step.time_step("Net1", "sconv", 1, 1, 0)
+  xla = padding_step.time_step("Net1", "sconv", 1, 1, 0, conv.reference_conv)
+  assert xla["flops"] == pytest.approx(ours["flops"], rel=0.2)
+  hlo = jax.jit(lambda x, w: conv.reference_conv(x, w, 1, "sconv")).lower(
+    jnp.zeros((3, 8, 8, 2)), jnp.zeros((3, 3, 3, 4))
+  )
+  assert "convolution" in hlo.as_text()
+
+
+@pytest.mark.skipif(output.import_torch() is None, reason="needs PyTorch (the bench extra)")
+def test_the_pytorch_comparator_nets_have_the_studys_parameter_counts():
+  """benchmarks/padding_torch's nets (the PyTorch comparator of padding_step and
+  padding_command) are the study's nets: the same parameter count for every net and padding."""
+  import torch
+
+  for name in ("Net1", "Net2"):
+    for conv_type in conv.CONV_TYPES:
+      m = model.make_net(name, conv_type)
+      params = jax.eval_shape(m.init, jax.random.key(0), jnp.zeros((1, 32, 32, 3)))["params"]
+      ours = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
+      theirs = sum(p.numel() for p in padding_torch.net(torch, name, conv_type).parameters())
+      assert theirs == ours, (name, conv_type)
