@@ -12,6 +12,7 @@ import sys
 
 SUITES = (
   "benchmarks.padding_step",
+  "benchmarks.padding_command",
   "benchmarks.gpt_tokens",
   "benchmarks.gpt_parts",
   "benchmarks.gpt_recipe",

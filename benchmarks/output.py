@@ -39,3 +39,18 @@ def import_torch():
   except ImportError:
     return None
   return torch
+
+
+def cpu_model() -> str:
+  """The CPU's model name (from /proc/cpuinfo; the platform's name elsewhere): timings are of
+  one machine, and the 2-core machines this project runs on are not all the same CPU."""
+  import platform
+
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      for line in f:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()

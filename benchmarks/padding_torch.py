@@ -23,23 +23,29 @@ from benchmarks import output
 from hw2_jax.padding import conv, data, model
 from hw2_jax.padding.config import Recipe
 
-PADDING = {  # conv type -> (PyTorch's padding_mode, padding)
-  "valid": ("zeros", 0),
-  "sconv": ("zeros", 1),
-  "fconv": ("zeros", 2),
-  "reflect": ("reflect", 2),
-  "replicate": ("replicate", 2),
-  "circular": ("circular", 2),
-}
+# jnp.pad's names of the paddings (conv.PADDINGS) -> PyTorch's padding_mode
+TORCH_MODES = {"constant": "zeros", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+
+
+def add_run_flags(parser, seeds_help: str) -> None:
+  """--net, --conv-type, --seeds, --epochs: one run of the study, for the PyTorch loop and
+  the whole-command benchmark alike."""
+  parser.add_argument("--net", default="Net1", choices=model.NETS)
+  parser.add_argument("--conv-type", default="fconv", choices=conv.CONV_TYPES)
+  parser.add_argument("--seeds", type=int, default=10, help=seeds_help)
+  parser.add_argument("--epochs", type=int, default=5)
 
 
 def net(torch, name: str, conv_type: str):
   """The original's Net1 (global max-pool head) or Net2 (dense head) in PyTorch."""
   nn = torch.nn
-  mode, pad = PADDING[conv_type]
+  mode, pad = conv.PADDINGS[conv_type]
   layers, c_in = [], 3
   for c_out, stride in zip(model.CHANNELS, model.STRIDES):
-    layers += [nn.Conv2d(c_in, c_out, 3, stride, pad, bias=False, padding_mode=mode), nn.ReLU()]
+    layers += [
+      nn.Conv2d(c_in, c_out, 3, stride, pad, bias=False, padding_mode=TORCH_MODES[mode]),
+      nn.ReLU(),
+    ]
     c_in = c_out
   s = model.final_size(conv_type)
   head = (
@@ -102,10 +108,7 @@ def main(argv=None) -> dict:
     description=__doc__,
     formatter_class=argparse.RawDescriptionHelpFormatter,
   )
-  p.add_argument("--net", default="Net1", choices=model.NETS)
-  p.add_argument("--conv-type", default="fconv", choices=conv.CONV_TYPES)
-  p.add_argument("--seeds", type=int, default=10, help="rounds, trained one after another")
-  p.add_argument("--epochs", type=int, default=Recipe.epochs)
+  add_run_flags(p, "rounds, trained one after another")
   args = p.parse_args(argv)
   torch = output.import_torch()
   if torch is None:

@@ -5,6 +5,7 @@ nothing here is a timing."""
 import functools
 import json
 import types
+from unittest import mock
 
 import jax
 import jax.extend
@@ -134,3 +135,30 @@ def test_the_pytorch_comparator_nets_have_the_studys_parameter_counts():
       ours = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params))
       theirs = sum(p.numel() for p in padding_torch.net(torch, name, conv_type).parameters())
       assert theirs == ours, (name, conv_type)
+
+
+def test_padding_command_times_pytorch_then_a_first_run_then_a_rerun_from_its_cache(tmp_path):
+  """Whole commands, each a process: PyTorch's loop, the study with an empty compilation cache
+  and the study again with the same cache, per repeat; ratios of medians."""
+  from benchmarks import padding_command
+
+  calls, fake = [], iter([10.0, 30.0, 12.0, 14.0, 20.0, 9.0])  # seconds, in call order
+  with mock.patch.object(padding_command, "timed", lambda argv, env=None: calls.append((argv, env)) or next(fake)):  # fmt: skip
+    result = padding_command.main(["--repeats", "2", "--seeds", "3", "--epochs", "4",
+                                   "--out", str(tmp_path)])  # fmt: skip
+  installed = output.import_torch() is not None
+  modules = [argv[0] for argv, _ in calls]
+  per_repeat = ["benchmarks.padding_torch"] * installed + ["hw2_jax", "hw2_jax"]
+  assert modules == per_repeat * 2
+  studies = [(argv, env) for argv, env in calls if argv[0] == "hw2_jax"]
+  assert all(argv[1:9] == ["padding-study", "--nets", "Net1", "--conv-types", "fconv",
+                           "--seeds", "3", "--epochs"] for argv, _ in studies)  # fmt: skip
+  caches = [env["JAX_COMPILATION_CACHE_DIR"] for _, env in studies]
+  assert caches[0] == caches[1] != caches[2] == caches[3]  # a rerun reads its first run's cache
+  if installed:
+    assert result["median_s"] == {"pytorch": 12.0, "jax_first_run": 25.0, "jax_from_cache": 10.5}
+    assert result["jax_over_pytorch"]["jax_from_cache"] == pytest.approx(10.5 / 12.0)
+    assert (
+      "| hw2_jax padding-study, from the cache | 10.5 | 0.88 |"
+      in (tmp_path / "padding_command.md").read_text()
+    )
