@@ -1,7 +1,8 @@
-"""`python -m benchmarks [--quick] [--txt-file TINY_SHAKESPEARE]`: every benchmark, tables
-printed and written to --out (default runs/bench; `--out results/bench --overwrite` renews the
-committed record). Each benchmark runs in a process of its own, so that its peak memory is its
-own. The GPT recipe benchmark needs tiny Shakespeare (--txt-file); without it, it is
+"""`python -m benchmarks [--quick] [--txt-file TINY_SHAKESPEARE] [--data-dir CIFAR10]`: every
+benchmark, tables printed and written to --out (default runs/bench; `--out results/bench
+--overwrite` renews the committed record). Each benchmark runs in a process of its own, so that
+its peak memory is its own. The GPT recipe benchmark needs tiny Shakespeare (--txt-file) and the
+rotation command benchmark CIFAR-10's class folders (--data-dir); without them, they are
 skipped. Where PyTorch is installed (the `bench` extra), the benchmarks that have a PyTorch
 comparator run it too (their --reference)."""
 
@@ -13,11 +14,16 @@ import sys
 SUITES = (
   "benchmarks.padding_step",
   "benchmarks.padding_command",
+  "benchmarks.rotation_command",
   "benchmarks.gpt_tokens",
   "benchmarks.gpt_parts",
   "benchmarks.gpt_recipe",
 )
 WITH_REFERENCE = ("benchmarks.padding_step", "benchmarks.gpt_tokens")  # take --reference
+NEEDS = {  # suites that need data: the flag that names it, and what it is
+  "benchmarks.rotation_command": ("--data-dir", "CIFAR-10's class folders"),
+  "benchmarks.gpt_recipe": ("--txt-file", "tiny Shakespeare"),
+}
 
 
 def torch_installed() -> bool:
@@ -33,6 +39,7 @@ def main(argv=None) -> None:
   parser.add_argument("--out", default="runs/bench", help="output folder")
   parser.add_argument("--overwrite", action="store_true", help="replace earlier results there")
   parser.add_argument("--txt-file", help="tiny Shakespeare, for the GPT recipe benchmark")
+  parser.add_argument("--data-dir", help="CIFAR-10 class folders, for the rotation command one")
   args = parser.parse_args(argv)
   torch = torch_installed()
   if not torch:
@@ -41,13 +48,16 @@ def main(argv=None) -> None:
   for name in SUITES:
     if args.only and name.split(".")[-1] not in args.only:
       continue
-    if name.endswith("gpt_recipe"):
-      if args.txt_file is None:
-        print("gpt_recipe skipped: pass --txt-file with tiny Shakespeare to run it")
+    needs = NEEDS.get(name)
+    if needs:
+      flag, what = needs
+      value = getattr(args, flag.lstrip("-").replace("-", "_"))
+      if value is None:
+        print(f"{name.split('.')[-1]} skipped: pass {flag} with {what} to run it")
         continue
-      common = common + ["--txt-file", args.txt_file]
+    extra = [needs[0], value] if needs else []
     reference = ["--reference"] if torch and name in WITH_REFERENCE else []
-    status = subprocess.run([sys.executable, "-m", name, *common, *reference]).returncode
+    status = subprocess.run([sys.executable, "-m", name, *common, *extra, *reference]).returncode
     if status:
       sys.exit(status)
 

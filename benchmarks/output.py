@@ -1,10 +1,19 @@
 """The flags every benchmark shares: where its two tables go and whether they may be replaced;
 and PyTorch, imported the one way the comparators need it."""
 
+import argparse
 import os
 
 from hw2_jax.core import rundir
 from hw2_jax.core.errors import ConfigError
+
+
+def parser(module: str, doc: str) -> argparse.ArgumentParser:
+  """The argument parser of `python -m MODULE`, its --help the module's docstring as written."""
+  return argparse.ArgumentParser(
+    prog=f"python -m {module}", description=doc,
+    formatter_class=argparse.RawDescriptionHelpFormatter,
+  )  # fmt: skip
 
 
 def add_flags(parser, name: str, quick: str) -> None:

@@ -13,7 +13,6 @@ commands train on the same images. A restatement written for timing, not the ori
 its numbers are not the study's (PyTorch's own initialisation and arithmetic).
 """
 
-import argparse
 import copy
 import time
 
@@ -103,11 +102,7 @@ def train_seed(torch, name, conv_type, splits, seed: int, recipe: Recipe) -> tup
 
 
 def main(argv=None) -> dict:
-  p = argparse.ArgumentParser(
-    prog="python -m benchmarks.padding_torch",
-    description=__doc__,
-    formatter_class=argparse.RawDescriptionHelpFormatter,
-  )
+  p = output.parser("benchmarks.padding_torch", __doc__)
   add_run_flags(p, "rounds, trained one after another")
   args = p.parse_args(argv)
   torch = output.import_torch()

@@ -61,13 +61,21 @@ def test_every_suite_runs_with_its_pytorch_comparator_where_pytorch_is_installed
   monkeypatch.setattr(
     suites.subprocess, "run", lambda cmd: ran.append(cmd[2:]) or types.SimpleNamespace(returncode=0)
   )
-  suites.main(["--quick", "--txt-file", "t.txt"])
+  suites.main(["--quick", "--txt-file", "t.txt", "--data-dir", "d"])
   assert [cmd[0] for cmd in ran] == list(suites.SUITES)
+  given = {cmd[0]: cmd for cmd in ran}
+  assert given["benchmarks.gpt_recipe"][-2:] == ["--txt-file", "t.txt"]
+  assert given["benchmarks.rotation_command"][-2:] == ["--data-dir", "d"]
   with_reference = [cmd[0] for cmd in ran if "--reference" in cmd]
   assert with_reference == (
     ["benchmarks.padding_step", "benchmarks.gpt_tokens"] if installed else []
   )
   assert all(cmd[1:4] == ["--out", "runs/bench", "--quick"] for cmd in ran)
+  ran.clear()  # without the data they need, those two are skipped
+  suites.main(["--quick"])
+  assert [cmd[0] for cmd in ran] == [
+    s for s in suites.SUITES if s not in ("benchmarks.gpt_recipe", "benchmarks.rotation_command")
+  ]
 
 
 def _dot_flops(jaxpr) -> int:
@@ -140,10 +148,10 @@ def test_the_pytorch_comparator_nets_have_the_studys_parameter_counts():
 def test_padding_command_times_pytorch_then_a_first_run_then_a_rerun_from_its_cache(tmp_path):
   """Whole commands, each a process: PyTorch's loop, the study with an empty compilation cache
   and the study again with the same cache, per repeat; ratios of medians."""
-  from benchmarks import padding_command
+  from benchmarks import commands, padding_command
 
   calls, fake = [], iter([10.0, 30.0, 12.0, 14.0, 20.0, 9.0])  # seconds, in call order
-  with mock.patch.object(padding_command, "timed", lambda argv, env=None: calls.append((argv, env)) or next(fake)):  # fmt: skip
+  with mock.patch.object(commands, "timed", lambda argv, env=None: calls.append((argv, env)) or next(fake)):  # fmt: skip
     result = padding_command.main(["--repeats", "2", "--seeds", "3", "--epochs", "4",
                                    "--out", str(tmp_path)])  # fmt: skip
   installed = output.import_torch() is not None
@@ -162,3 +170,45 @@ def test_padding_command_times_pytorch_then_a_first_run_then_a_rerun_from_its_ca
       "| hw2_jax padding-study, from the cache | 10.5 | 0.88 |"
       in (tmp_path / "padding_command.md").read_text()
     )
+
+
+def test_rotation_command_times_the_study_and_its_comparator_on_the_same_folder(tmp_path):
+  from benchmarks import commands, rotation_command
+
+  calls = []
+  with (
+    mock.patch.object(commands, "timed", lambda argv, env=None: calls.append(argv) or 1.0),
+    mock.patch.object(rotation_command.data, "load") as load,
+  ):
+    result = rotation_command.main(["--data-dir", "D", "--epochs", "2", "--out", str(tmp_path)])
+  load.assert_called_once_with("D")  # decoded and cached before the timing
+  studies = [argv for argv in calls if argv[0] == "hw2_jax"]
+  assert [argv[:6] for argv in studies] == [
+    ["hw2_jax", "rotation-study", "--data-dir", "D", "--epochs", "2"]
+  ] * 2
+  if output.import_torch() is not None:
+    assert calls[0] == ["benchmarks.rotation_torch", "--data-dir", "D", "--epochs", "2"]
+    assert result["jax_over_pytorch"] == {"jax_first_run": 1.0, "jax_from_cache": 1.0}
+
+
+@pytest.mark.skipif(output.import_torch() is None, reason="needs PyTorch (the bench extra)")
+def test_the_rotation_comparator_turns_images_as_the_study_and_has_its_parameter_count():
+  """benchmarks/rotation_torch does the study's work: its rotation equals
+  hw2_jax/rotation/rotate.py pixel for pixel, and its CNN has the notebook CNN's parameters."""
+  import torch
+
+  from benchmarks import rotation_torch
+  from hw2_jax.rotation import rotate
+
+  images = np.random.default_rng(0).integers(0, 256, (6, 32, 32, 3)).astype(np.float32)
+  angles = np.array([0.0, 30.0, 90.0, -123.4, 180.0, 270.0], np.float32)
+  ours = np.asarray(rotate.rotate(jnp.asarray(images), jnp.asarray(angles)))
+  theirs = rotation_torch.rotate(
+    torch, torch.from_numpy(images).permute(0, 3, 1, 2), torch.from_numpy(angles)
+  )
+  np.testing.assert_array_equal(theirs.permute(0, 2, 3, 1).numpy(), ours)
+  from hw2_jax.rotation.model import make_model
+
+  shapes = jax.eval_shape(make_model("plain").init, jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  ours = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(shapes["params"]))
+  assert sum(p.numel() for p in rotation_torch.cnn(torch).parameters()) == ours == 122_570

@@ -31,25 +31,31 @@ def cos_sin(angles_B: jax.Array) -> tuple[jax.Array, jax.Array]:
   return cos_B, sin_B
 
 
-def rotate(images_BxHxWxC: jax.Array, angles_B: jax.Array) -> jax.Array:
-  """Rotates each image by its own angle in degrees (any dtype; values are kept)."""
-  b, h, w, c = images_BxHxWxC.shape
-  cos_B, sin_B = cos_sin(angles_B)
+def source_pixels(cos_B, sin_B, h: int, w: int, xp=jnp):
+  """For each output pixel of an h x w image turned by the angle of (cos, sin): the flat index
+  (y * w + x) of the input pixel it takes, and whether that pixel lies inside the image, as
+  B x H x W arrays of `xp` (jax.numpy here; the PyTorch comparator of benchmarks/ passes torch,
+  whose functions of these names agree)."""
   cos_Bx1x1, sin_Bx1x1 = cos_B[:, None, None], sin_B[:, None, None]
-  y_HxW, x_HxW = jnp.meshgrid(
-    jnp.arange(h, dtype=jnp.float32) - (h - 1) / 2,
-    jnp.arange(w, dtype=jnp.float32) - (w - 1) / 2,
+  y_HxW, x_HxW = xp.meshgrid(
+    xp.arange(h, dtype=xp.float32) - (h - 1) / 2,
+    xp.arange(w, dtype=xp.float32) - (w - 1) / 2,
     indexing="ij",
   )
-  src_x_BxHxW = jnp.round(cos_Bx1x1 * x_HxW - sin_Bx1x1 * y_HxW + (w - 1) / 2)
-  src_y_BxHxW = jnp.round(sin_Bx1x1 * x_HxW + cos_Bx1x1 * y_HxW + (h - 1) / 2)
+  src_x_BxHxW = xp.round(cos_Bx1x1 * x_HxW - sin_Bx1x1 * y_HxW + (w - 1) / 2)
+  src_y_BxHxW = xp.round(sin_Bx1x1 * x_HxW + cos_Bx1x1 * y_HxW + (h - 1) / 2)
   inside_BxHxW = (
     (src_x_BxHxW >= 0) & (src_x_BxHxW <= w - 1) & (src_y_BxHxW >= 0) & (src_y_BxHxW <= h - 1)
   )
-  flat_BxHW = (
-    jnp.clip(src_y_BxHxW, 0, h - 1).astype(jnp.int32) * w
-    + jnp.clip(src_x_BxHxW, 0, w - 1).astype(jnp.int32)
-  ).reshape(b, h * w, 1)
+  flat_BxHxW = xp.clip(src_y_BxHxW, 0, h - 1) * w + xp.clip(src_x_BxHxW, 0, w - 1)
+  return flat_BxHxW, inside_BxHxW
+
+
+def rotate(images_BxHxWxC: jax.Array, angles_B: jax.Array) -> jax.Array:
+  """Rotates each image by its own angle in degrees (any dtype; values are kept)."""
+  b, h, w, c = images_BxHxWxC.shape
+  flat_BxHxW, inside_BxHxW = source_pixels(*cos_sin(angles_B), h, w)
+  flat_BxHW = flat_BxHxW.astype(jnp.int32).reshape(b, h * w, 1)
   pixels_BxHWxC = jnp.take_along_axis(images_BxHxWxC.reshape(b, h * w, c), flat_BxHW, axis=1)
   out_BxHxWxC = pixels_BxHWxC.reshape(b, h, w, c)
   return jnp.where(inside_BxHxW[..., None], out_BxHxWxC, jnp.zeros((), out_BxHxWxC.dtype))
