@@ -9,8 +9,8 @@ Precision as everywhere in the project (core/precision.py): `cfg.precision` is t
 matmul, `fp32` (full float32 on every backend) or `bf16` (bfloat16 operands, float32
 accumulation, PyTorch's bf16-mixed; the dense layers' gradient GEMMs take the bfloat16-rounded
 gradient and run natively on a CPU too: precision.dense_dot_general); parameters, the residual
-stream, the norms, softmax and the logits stay float32. Dropout applies on every path: the fused kernel has no dropout
-argument, so training with dropout > 0 takes the explicit path.
+stream, the norms, softmax and the logits stay float32. Dropout applies on every path: the
+fused kernel has no dropout argument, so training with dropout > 0 takes the explicit path.
 
 Dimension letters: B batch, T query positions, S key positions, D width, H heads,
 K head size, V vocabulary.
@@ -75,8 +75,8 @@ def _fused_attention(cfg: ModelConfig, q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, cache, m
 
 
 def attention_path(cfg: ModelConfig, train: bool) -> str:
-  """ "fused" or "explicit": training with dropout takes the explicit path (it applies the
-  attention dropout, which the fused kernel has not)."""
+  """The attention that runs, fused or explicit: training with dropout takes the explicit path
+  (it applies the attention dropout, which the fused kernel has not)."""
   return "fused" if cfg.fused_attention and not (train and cfg.dropout > 0) else "explicit"
 
 
