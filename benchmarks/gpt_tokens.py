@@ -7,9 +7,10 @@ Times the training step as `gpt-train` runs it (`--steps-per-call` steps per dev
 the median. Peak resident memory (VmHWM) is read after 10 steps and after `--memory-steps`
 steps, before anything else runs in the process, so a leak or a growing heap shows as a
 difference. `--reference` also times a PyTorch GPT of the same sizes (LayerNorm, learned
-positions, causal scaled-dot-product attention, AdamW with clipping; written here as a
-comparator, in float32 on the CPU) in the same process, alternating with the JAX step so that
-the load of the machine weighs on both alike: the ratio is the number to quote. PyTorch's
+positions, causal scaled-dot-product attention, AdamW with clipping, and dropout where the JAX
+model has it, on embeddings, attention and residuals as nanoGPT; written here as a comparator,
+in float32 on the CPU) in the same process, alternating with the JAX step so that the load of
+the machine weighs on both alike: the ratio is the number to quote. PyTorch's
 OpenMP threads are made passive (benchmarks/output.import_torch) so that they do not spin on
 the cores between its steps while XLA runs. PyTorch is a benchmark-only dependency (`pip
 install torch`). Writes gpt_tokens.{json,md} into --out
@@ -120,6 +121,7 @@ def torch_step(model_cfg, batch_size: int):
   nn = torch.nn
   torch.manual_seed(0)
   d, t, v = model_cfg.n_embd, model_cfg.block_size, model_cfg.vocab_size
+  p = model_cfg.dropout  # where the JAX model has it: embeddings, attention, residuals
 
   class Block(nn.Module):
     def __init__(self):
@@ -127,21 +129,25 @@ def torch_step(model_cfg, batch_size: int):
       self.ln_1, self.ln_2 = nn.LayerNorm(d), nn.LayerNorm(d)
       self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
       self.mlp = nn.Sequential(
-        nn.Linear(d, 4 * d), nn.GELU(approximate="tanh"), nn.Linear(4 * d, d)
+        nn.Linear(d, 4 * d), nn.GELU(approximate="tanh"), nn.Linear(4 * d, d), nn.Dropout(p)
       )
+      self.drop = nn.Dropout(p)
 
     def forward(self, x):
       b = x.shape[0]
       q, k, val = self.qkv(self.ln_1(x)).split(d, dim=2)
       heads = lambda a: a.view(b, t, model_cfg.n_head, -1).transpose(1, 2)
-      y = nn.functional.scaled_dot_product_attention(heads(q), heads(k), heads(val), is_causal=True)
-      x = x + self.proj(y.transpose(1, 2).reshape(b, t, d))
+      y = nn.functional.scaled_dot_product_attention(
+        heads(q), heads(k), heads(val), dropout_p=p, is_causal=True
+      )
+      x = x + self.drop(self.proj(y.transpose(1, 2).reshape(b, t, d)))
       return x + self.mlp(self.ln_2(x))
 
   wte, wpe = nn.Embedding(v, d), nn.Embedding(t, d)
   blocks = nn.Sequential(*[Block() for _ in range(model_cfg.n_layer)])
   ln_f, head = nn.LayerNorm(d), nn.Linear(d, v, bias=False)
-  model = nn.ModuleList([wte, wpe, blocks, ln_f, head])
+  drop = nn.Dropout(p)
+  model = nn.ModuleList([wte, wpe, blocks, ln_f, head, drop]).train()
   opt = torch.optim.AdamW(model.parameters(), lr=5e-4, betas=(0.9, 0.95), weight_decay=0.1)
   gen = torch.Generator().manual_seed(0)
   data = torch.randint(0, v, (100_000,), generator=gen)
@@ -151,13 +157,14 @@ def torch_step(model_cfg, batch_size: int):
     starts = torch.randint(0, len(data) - t - 1, (batch_size,), generator=gen)
     idx = starts[:, None] + pos[None]
     x, y = data[idx], data[idx + 1]
-    logits = head(ln_f(blocks(wte(x) + wpe(pos))))
+    logits = head(ln_f(blocks(drop(wte(x) + wpe(pos)))))
     loss = nn.functional.cross_entropy(logits.view(-1, v), y.view(-1))
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
 
+  step.model = model  # for inspection (tests)
   return step
 
 
@@ -207,6 +214,7 @@ def bench(model_type: str, args) -> dict:
     "params": params,
     "precision": model_cfg.precision,
     "attention": attention_path(model_cfg, train=True),
+    "dropout": model_cfg.dropout,
     "steps_per_call": k,
     "ms_per_step": ms,
     "tokens_per_s": tokens_per_s,

@@ -212,3 +212,18 @@ def test_the_rotation_comparator_turns_images_as_the_study_and_has_its_parameter
   shapes = jax.eval_shape(make_model("plain").init, jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
   ours = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(shapes["params"]))
   assert sum(p.numel() for p in rotation_torch.cnn(torch).parameters()) == ours == 122_570
+
+
+@pytest.mark.skipif(output.import_torch() is None, reason="needs PyTorch (the bench extra)")
+def test_the_pytorch_gpt_comparator_drops_out_where_the_jax_model_does():
+  """At the assignment's dropout the comparator did none (a 0.42 ratio of unequal work): now
+  embeddings, each block's two residual branches and (in SDPA) the attention probabilities."""
+  import torch
+
+  from hw2_jax.gpt.config import ModelConfig
+
+  cfg = ModelConfig(vocab_size=11, n_layer=3, n_head=2, n_embd=16, block_size=8, dropout=0.3)
+  step = gpt_tokens.torch_step(cfg, 4)
+  drops = [m for m in step.model.modules() if isinstance(m, torch.nn.Dropout)]
+  assert [m.p for m in drops] == [0.3] * (1 + 2 * cfg.n_layer) and step.model.training
+  step()  # and a step runs
