@@ -7,9 +7,10 @@ skipped. Where PyTorch is installed (the `bench` extra), the benchmarks that hav
 comparator run it too (their --reference)."""
 
 import argparse
-import importlib.util
 import subprocess
 import sys
+
+from benchmarks.output import torch_installed
 
 SUITES = (
   "benchmarks.padding_step",
@@ -24,10 +25,6 @@ NEEDS = {  # suites that need data: the flag that names it, and what it is
   "benchmarks.rotation_command": ("--data-dir", "CIFAR-10's class folders"),
   "benchmarks.gpt_recipe": ("--txt-file", "tiny Shakespeare"),
 }
-
-
-def torch_installed() -> bool:
-  return importlib.util.find_spec("torch") is not None
 
 
 def main(argv=None) -> None:
@@ -48,14 +45,14 @@ def main(argv=None) -> None:
   for name in SUITES:
     if args.only and name.split(".")[-1] not in args.only:
       continue
-    needs = NEEDS.get(name)
-    if needs:
-      flag, what = needs
-      value = getattr(args, flag.lstrip("-").replace("-", "_"))
+    extra = []
+    if name in NEEDS:
+      flag, what = NEEDS[name]
+      value = getattr(args, flag[2:].replace("-", "_"))
       if value is None:
         print(f"{name.split('.')[-1]} skipped: pass {flag} with {what} to run it")
         continue
-    extra = [needs[0], value] if needs else []
+      extra = [flag, value]
     reference = ["--reference"] if torch and name in WITH_REFERENCE else []
     status = subprocess.run([sys.executable, "-m", name, *common, *extra, *reference]).returncode
     if status:

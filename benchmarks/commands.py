@@ -36,7 +36,7 @@ def timed(argv: list[str], env: dict | None = None) -> float:
 
 def compare(torch_argv: list[str], study_argv: list[str], repeats: int) -> dict:
   """{run: [seconds per repeat]} for RUNS; `study_argv` gets its --out (a temporary folder)."""
-  torch = output.import_torch() is not None
+  torch = output.torch_installed()
   if not torch:
     print("PyTorch is not installed: the hw2_jax command is timed alone")
   seconds = {k: [] for k in RUNS if torch or k != "pytorch"}
@@ -60,8 +60,11 @@ def write(name: str, title: str, names: tuple[str, str], seconds: dict, out, **r
     result["jax_over_pytorch"] = {
       k: median[k] / median["pytorch"] for k in ("jax_first_run", "jax_from_cache")
     }
-  ratio = lambda k: f"{result['jax_over_pytorch'][k]:.2f}" if k != "pytorch" and "pytorch" in median else ""  # fmt: skip
-  rows = [[RUNS[k].format(names[k != "pytorch"]), f"{median[k]:.1f}", ratio(k)] for k in median]
+  ratios = result.get("jax_over_pytorch", {})
+  label = lambda k: RUNS[k].format(names[0] if k == "pytorch" else names[1])
+  rows = [
+    [label(k), f"{s:.1f}", f"{ratios[k]:.2f}" if k in ratios else ""] for k, s in median.items()
+  ]
   repeats = len(next(iter(seconds.values())))
   table = (
     f"{title}, whole commands, wall seconds, median of {repeats}; {result['cpu']}, "

@@ -35,11 +35,14 @@ PY=${PYTHON:-python3}
 mkdir -p "$OUT" "$WORK"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 MPLBACKEND=Agg
 
+# The main tables, copied into $OUT after every stage and printed at the end.
+TABLES="study/padding_study.md study-cached/padding_study.md bench/padding_step.md
+        bench/gpt_tokens.md gpt-mini/summary.json"
+
 pack() {
   tar czf "$OUT/device_check.tar.gz" --exclude=./jax-cache --exclude=./gpt-mini/checkpoints \
     -C "$WORK" .
-  for f in study/padding_study.md study-cached/padding_study.md bench/padding_step.md \
-           bench/gpt_tokens.md gpt-mini/summary.json; do
+  for f in $TABLES; do
     if [ -f "$WORK/$f" ]; then cp "$WORK/$f" "$OUT/${f//\//_}"; fi
   done
 }
@@ -97,8 +100,7 @@ for s in ${STAGES:-env study tests}; do
 done
 echo "== summary"
 cat "$WORK/stages.log" 2>/dev/null
-for f in study/padding_study.md study-cached/padding_study.md bench/padding_step.md \
-         bench/gpt_tokens.md; do
+for f in $TABLES; do
   if [ -f "$WORK/$f" ]; then cat "$WORK/$f"; fi
 done
 exit 0

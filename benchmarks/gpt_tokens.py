@@ -29,8 +29,8 @@ from benchmarks import output
 from hw2_jax.core import rundir, startup
 
 MODELS = ("gpt-micro", "gpt-mini")
-# Dense peak TFLOP/s of the accelerators measured so far, from their data sheets, by JAX's
-# device_kind and the GEMMs' precision (fp32 = full float32, not TF32); MFU is quoted against it.
+# Dense peak TFLOP/s from NVIDIA's data sheets, by JAX's device_kind and the GEMMs' precision
+# (fp32 = full float32, not TF32); MFU is quoted against it (blank for a device not listed).
 PEAK_TFLOPS = {
   ("NVIDIA H200", "bf16"): 989.4,
   ("NVIDIA H200", "fp32"): 66.9,

@@ -2,6 +2,7 @@
 and PyTorch, imported the one way the comparators need it."""
 
 import argparse
+import importlib.util
 import os
 
 from hw2_jax.core import rundir
@@ -37,6 +38,11 @@ def parse(parser, argv, name: str):
   return args
 
 
+def torch_installed() -> bool:
+  """Whether PyTorch can be imported (without importing it)."""
+  return importlib.util.find_spec("torch") is not None
+
+
 def import_torch():
   """PyTorch for a comparator, or None where it is not installed. Its OpenMP threads are made
   passive first (OMP_WAIT_POLICY=PASSIVE unless the variable is set): active ones keep spinning
@@ -48,6 +54,13 @@ def import_torch():
   except ImportError:
     return None
   return torch
+
+
+def torch_split(torch, split):
+  """An (images N x H x W x C, labels) split of the project's data as PyTorch takes it: images
+  N x C x H x W (contiguous), labels int64."""
+  images, labels = split
+  return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels).long()
 
 
 def cpu_model() -> str:

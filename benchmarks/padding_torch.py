@@ -63,15 +63,12 @@ def adadelta(torch, params, recipe: Recipe):
 
 
 def train_seed(torch, name, conv_type, splits, seed: int, recipe: Recipe) -> tuple[float, int]:
-  """(shifted-test accuracy in % with the best parameters, epochs trained) of one seed."""
+  """(shifted-test accuracy in % with the best parameters, epochs trained) of one seed, on
+  `splits` as PyTorch tensors (output.torch_split)."""
   torch.manual_seed(seed)
   m = net(torch, name, conv_type)
   opt = adadelta(torch, m.parameters(), recipe)
-  tensors = lambda split: (
-    torch.from_numpy(split[0]).permute(0, 3, 1, 2).contiguous(),
-    torch.from_numpy(split[1]).long(),
-  )
-  (x, y), (xv, yv), (xt, yt) = (tensors(splits[k]) for k in ("train", "val", "test"))
+  (x, y), (xv, yv), (xt, yt) = (splits[k] for k in ("train", "val", "test"))
   b = recipe.batch_size
   best, best_state, bad, epochs = float("inf"), None, 0, 0
   for _ in range(recipe.epochs):
@@ -110,7 +107,7 @@ def main(argv=None) -> dict:
     p.error("PyTorch is not installed: pip install -e '.[bench]'")
   t0 = time.perf_counter()
   recipe = Recipe(epochs=args.epochs)
-  splits = data.make_splits()
+  splits = {k: output.torch_split(torch, s) for k, s in data.make_splits().items()}
   runs = [train_seed(torch, args.net, args.conv_type, splits, s, recipe) for s in range(args.seeds)]
   acc = [a for a, _ in runs]
   print(

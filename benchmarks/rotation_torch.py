@@ -79,11 +79,7 @@ def main(argv=None) -> dict:
   t0 = time.perf_counter()
   torch.manual_seed(0)
   splits = data.load(args.data_dir)
-  as_torch = lambda split: (
-    torch.from_numpy(splits[split][0]).permute(0, 3, 1, 2).contiguous(),
-    torch.from_numpy(splits[split][1]).long(),
-  )
-  (x, y), (xt, yt) = as_torch("train"), as_torch("test")
+  (x, y), (xt, yt) = (output.torch_split(torch, splits[k]) for k in ("train", "test"))
   result = {}
   for name in config.DEFAULT_MODELS:
     model = train(torch, x, y, args.epochs, augment=name == "augmented").eval()

@@ -67,6 +67,9 @@ def dot_general(mode: str):
   return dot
 
 
+_BF16_OUT = {"preferred_element_type": jnp.float32}
+
+
 @jax.custom_vjp
 def _dense_bf16(x, w):
   """x (..., K) @ w (K, N) with bfloat16 operands, float32 accumulation and output."""
@@ -87,7 +90,6 @@ def _dense_bf16_bwd(res, g):
   return dx, dw
 
 
-_BF16_OUT = {"preferred_element_type": jnp.float32}
 _dense_bf16.defvjp(_dense_bf16_fwd, _dense_bf16_bwd)
 
 

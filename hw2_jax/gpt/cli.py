@@ -60,10 +60,10 @@ def run_train(args) -> None:
     if summary["val_loss"] is not None
     else ""
   )
-  rate = summary["tokens_per_s_median"]
+  tokens_per_s = summary["tokens_per_s_median"]
   rate = (
-    f"median {rate:,.0f} tokens/s"
-    if math.isfinite(rate)
+    f"median {tokens_per_s:,.0f} tokens/s"
+    if math.isfinite(tokens_per_s)
     else "tokens/s not measured (too short a run: its first device call, which compiles, is left out)"
   )
   print(
