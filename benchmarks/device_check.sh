@@ -64,7 +64,7 @@ run_stage() {
 import importlib.metadata as md, platform
 import jax
 print('python', platform.python_version(), 'devices', jax.devices())
-for name in ('jax', 'jaxlib', 'flax', 'optax', 'chex', 'orbax-checkpoint', 'numpy', 'torch'):
+for name in ('jax', 'jaxlib', 'flax', 'optax', 'chex', 'orbax-checkpoint', 'numpy', 'torch', 'pytest', 'pytest-xdist'):
   try:
     print(name, md.version(name))
   except md.PackageNotFoundError:
@@ -78,7 +78,8 @@ PYEOF" ;;
         HW2_JAX_NO_COMPILE_CACHE=1 $PY -m hw2_jax padding-study --out "$WORK/$1" \
         ${STUDY_ARGS:-} ;;
     tests) stage tests "${TESTS_LIMIT:-120}" env JAX_DEFAULT_MATMUL_PRECISION=highest \
-             XLA_PYTHON_CLIENT_PREALLOCATE=false $PY -m pytest -p no:cacheprovider -n 8 \
+             XLA_PYTHON_CLIENT_PREALLOCATE=false $PY -m pytest -p no:cacheprovider \
+             $($PY -c 'import xdist' 2>/dev/null && printf '%s' '-n 8') \
              ${TESTS:-tests/test_padding_conv.py tests/test_padding_model.py \
              tests/test_padding_train.py tests/test_gpt_model.py tests/test_gpt_train.py} ;;
     bench) stage bench "${BENCH_LIMIT:-240}" $PY -m benchmarks.padding_step --nets Net1 \

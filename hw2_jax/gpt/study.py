@@ -161,6 +161,11 @@ def train_and_evaluate(cfg: Config, log=tqdm.write) -> dict | None:
       return events.finish(state, step)
 
 
+def _on_a_cpu() -> bool:
+  """Whether the run trains on a CPU (the only backend whose long runs get the CPU-sized hint)."""
+  return jax.default_backend() == "cpu"
+
+
 class _Events:
   """What happens between device calls: the log, the plan, evaluation, samples, checkpoints,
   and the summary at the end. Each flushes the pending metrics first (so a non-finite loss
@@ -205,7 +210,7 @@ class _Events:
     left = (self.r.total_steps - step) * per_step_s
     self.say(f"plan: {self.r.total_steps - step} more steps at {per_step_s:.2f} s a step, "
              f"about {time.strftime('%H:%M:%S', time.gmtime(left))} of training")  # fmt: skip
-    if left > CPU_HOUR_S and jax.default_backend() == "cpu":
+    if left > CPU_HOUR_S and _on_a_cpu():
       self.say(f"that is over an hour on this CPU: stop with Ctrl-C (it saves) and try a "
                f"CPU-sized run, e.g. `gpt-train {CPU_COMMAND}`, or use a GPU or TPU")  # fmt: skip
 
