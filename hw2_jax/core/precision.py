@@ -6,11 +6,13 @@ same on every backend, `fp32` asks for full float32 (`Precision.HIGHEST`) and `b
 both operands to bfloat16 and accumulates in float32 (`preferred_element_type`); everything
 that is not a GEMM (padding, ReLU, pooling, losses, the optimizer) stays float32 either way.
 
-XLA:CPU has no kernel for every bfloat16 x bfloat16 -> float32 dot (batched ones, as `jax.vmap`
-over seeds makes, fail with "Unsupported element type for DotThunk"), so on the CPU `bf16`
-rounds both operands to bfloat16 and multiplies them in float32: the same numbers (a product of
-two bfloat16 values is exact in float32, and the sum is accumulated in float32), without
-bfloat16's speed. GPUs and TPUs run the bfloat16 GEMMs natively.
+On the CPU `bf16` rounds both operands to bfloat16 and multiplies them in float32: the same
+products (a product of two bfloat16 values is exact in float32, and the sum is accumulated in
+float32), without bfloat16's speed; the committed bf16 padding study was made so. Older XLA:CPU
+had no batched bfloat16 dot (as `jax.vmap` over seeds makes); jax 0.10's has, at 4x float32's
+rate on a CPU with AMX, but the vmapped padding step barely gains from it (its memory passes
+dominate: docs/performance.md), so the CNNs keep the emulation. GPUs and TPUs run the bfloat16
+GEMMs natively.
 
 `dense_dot_general` is the GPT's: a dense layer's GEMM (no batch dimensions), which XLA:CPU
 does run natively in bfloat16, and a VJP whose two GEMMs take the bfloat16-rounded cotangent,
