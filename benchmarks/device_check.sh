@@ -64,7 +64,8 @@ run_stage() {
 import importlib.metadata as md, platform
 import jax
 print('python', platform.python_version(), 'devices', jax.devices())
-for name in ('jax', 'jaxlib', 'flax', 'optax', 'chex', 'orbax-checkpoint', 'numpy', 'torch', 'pytest', 'pytest-xdist'):
+for name in ('jax', 'jaxlib', 'flax', 'optax', 'chex', 'orbax-checkpoint', 'numpy', 'torch',
+             'pytest', 'pytest-xdist'):
   try:
     print(name, md.version(name))
   except md.PackageNotFoundError:

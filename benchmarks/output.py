@@ -56,6 +56,14 @@ def import_torch():
   return torch
 
 
+def require_torch(parser):
+  """PyTorch (import_torch) for a comparator's command, or its parser's one-line error."""
+  torch = import_torch()
+  if torch is None:
+    parser.error("PyTorch is not installed: pip install -e '.[bench]'")
+  return torch
+
+
 def torch_split(torch, split):
   """An (images N x H x W x C, labels) split of the project's data as PyTorch takes it: images
   N x C x H x W (contiguous), labels int64."""

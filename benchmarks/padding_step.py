@@ -104,8 +104,7 @@ def torch_step_seconds(net: str, conv_type: str, repeats: int, warmup: int) -> f
   net_t = padding_torch.net(torch, net, conv_type).to(device)
   opt = padding_torch.adadelta(torch, net_t.parameters(), Recipe())
   x, y = data.generate(BATCH)
-  xb = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous().to(device)
-  yb = torch.from_numpy(y).long().to(device)
+  xb, yb = (a.to(device) for a in output.torch_split(torch, (x, y)))
 
   def step():
     opt.zero_grad()

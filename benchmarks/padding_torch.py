@@ -102,9 +102,7 @@ def main(argv=None) -> dict:
   p = output.parser("benchmarks.padding_torch", __doc__)
   add_run_flags(p, "rounds, trained one after another")
   args = p.parse_args(argv)
-  torch = output.import_torch()
-  if torch is None:
-    p.error("PyTorch is not installed: pip install -e '.[bench]'")
+  torch = output.require_torch(p)
   t0 = time.perf_counter()
   recipe = Recipe(epochs=args.epochs)
   splits = {k: output.torch_split(torch, s) for k, s in data.make_splits().items()}

@@ -73,9 +73,7 @@ def main(argv=None) -> dict:
   p.add_argument("--data-dir", required=True, help="CIFAR-10 class folders, as rotation-study's")
   p.add_argument("--epochs", type=int, default=1)
   args = p.parse_args(argv)
-  torch = output.import_torch()
-  if torch is None:
-    p.error("PyTorch is not installed: pip install -e '.[bench]'")
+  torch = output.require_torch(p)
   t0 = time.perf_counter()
   torch.manual_seed(0)
   splits = data.load(args.data_dir)

@@ -130,7 +130,7 @@ def test_padding_step_times_the_study_step_and_xlas_convolution_in_its_place(tmp
   assert "convolution" in hlo.as_text()
 
 
-@pytest.mark.skipif(output.import_torch() is None, reason="needs PyTorch (the bench extra)")
+@pytest.mark.skipif(not output.torch_installed(), reason="needs PyTorch (the bench extra)")
 def test_the_pytorch_comparator_nets_have_the_studys_parameter_counts():
   """benchmarks/padding_torch's nets (the PyTorch comparator of padding_step and
   padding_command) are the study's nets: the same parameter count for every net and padding."""
@@ -154,7 +154,7 @@ def test_padding_command_times_pytorch_then_a_first_run_then_a_rerun_from_its_ca
   with mock.patch.object(commands, "timed", lambda argv, env=None: calls.append((argv, env)) or next(fake)):  # fmt: skip
     result = padding_command.main(["--repeats", "2", "--seeds", "3", "--epochs", "4",
                                    "--out", str(tmp_path)])  # fmt: skip
-  installed = output.import_torch() is not None
+  installed = output.torch_installed()
   modules = [argv[0] for argv, _ in calls]
   per_repeat = ["benchmarks.padding_torch"] * installed + ["hw2_jax", "hw2_jax"]
   assert modules == per_repeat * 2
@@ -186,12 +186,12 @@ def test_rotation_command_times_the_study_and_its_comparator_on_the_same_folder(
   assert [argv[:6] for argv in studies] == [
     ["hw2_jax", "rotation-study", "--data-dir", "D", "--epochs", "2"]
   ] * 2
-  if output.import_torch() is not None:
+  if output.torch_installed():
     assert calls[0] == ["benchmarks.rotation_torch", "--data-dir", "D", "--epochs", "2"]
     assert result["jax_over_pytorch"] == {"jax_first_run": 1.0, "jax_from_cache": 1.0}
 
 
-@pytest.mark.skipif(output.import_torch() is None, reason="needs PyTorch (the bench extra)")
+@pytest.mark.skipif(not output.torch_installed(), reason="needs PyTorch (the bench extra)")
 def test_the_rotation_comparator_turns_images_as_the_study_and_has_its_parameter_count():
   """benchmarks/rotation_torch does the study's work: its rotation equals
   hw2_jax/rotation/rotate.py pixel for pixel, and its CNN has the notebook CNN's parameters."""
@@ -214,7 +214,7 @@ def test_the_rotation_comparator_turns_images_as_the_study_and_has_its_parameter
   assert sum(p.numel() for p in rotation_torch.cnn(torch).parameters()) == ours == 122_570
 
 
-@pytest.mark.skipif(output.import_torch() is None, reason="needs PyTorch (the bench extra)")
+@pytest.mark.skipif(not output.torch_installed(), reason="needs PyTorch (the bench extra)")
 def test_the_pytorch_gpt_comparator_drops_out_where_the_jax_model_does():
   """At the assignment's dropout the comparator did none (a 0.42 ratio of unequal work): now
   embeddings, each block's two residual branches and (in SDPA) the attention probabilities."""
