@@ -12,7 +12,7 @@ on all alike) and reported as the median ms per run of the part:
 - `forward` and `forward + backward`: the model's loss, and its loss and gradients;
 - `optimizer`: AdamW's update of every parameter from a gradient tree, clipping included;
 - `dropout masks`: the random keep/drop decisions of one step alone (every dropout site's
-  shape, drawn as nn.Dropout draws them);
+  shape, drawn as the model's Dropout draws them: `model.dropout_keep`);
 - `matmuls`: the step's GEMMs alone (forward and backward of every dense layer and of the
   attention's two products, float32), which is the arithmetic floor of the step.
 
@@ -52,7 +52,7 @@ def _programs(model_type: str, batch_size: int, block_size: int, dropout: float,
 
   from benchmarks.gpt_tokens import jax_step
   from hw2_jax.gpt.config import Config
-  from hw2_jax.gpt.model import GPT
+  from hw2_jax.gpt.model import GPT, dropout_keep
   from hw2_jax.gpt.optimizer import from_config
   from hw2_jax.gpt.train import create_state
 
@@ -100,7 +100,7 @@ def _programs(model_type: str, batch_size: int, block_size: int, dropout: float,
 
   def masks(c, _):
     keys = jax.random.split(jax.random.fold_in(key, c), len(sites))
-    drawn = [jax.random.bernoulli(k, 1 - dropout, s) for k, s in zip(keys, sites)]
+    drawn = [dropout_keep(k, dropout, s)[0] for k, s in zip(keys, sites)]
     return c + sum(m.sum(dtype=jnp.int32) for m in drawn)
 
   parts["dropout masks"] = _repeated(masks, jnp.int32(0), k)

@@ -1,6 +1,6 @@
 """The GPT model: the parameter tree, logits equal to an independent NumPy forward pass (RoPE
 base, RMSNorm, causal mask, both attention paths, bf16), causality, dropout in training and
-evaluation, RoPE, init, KV cache."""
+evaluation, the dropout mask's 16-bit draws, RoPE, init, KV cache."""
 
 import dataclasses
 import functools
@@ -15,7 +15,15 @@ from flax import linen as nn
 
 from hw2_jax.core import precision as precision_lib
 from hw2_jax.gpt.config import ModelConfig
-from hw2_jax.gpt.model import GPT, attention_path, init_cache, init_params, rope
+from hw2_jax.gpt.model import (
+  GPT,
+  Dropout,
+  attention_path,
+  dropout_keep,
+  init_cache,
+  init_params,
+  rope,
+)
 
 CFG = ModelConfig(vocab_size=11, n_layer=2, n_head=2, n_embd=16, block_size=8, dropout=0.0)
 PATHS = {"explicit": False, "fused": True}
@@ -255,12 +263,12 @@ def test_causality(path, precision):
 
 @functools.partial(jax.jit, static_argnums=(0, 3))
 def _dropout_sites(cfg, params, idx, train, key):
-  """Logits and, for every nn.Dropout the forward pass calls, its (input, output)."""
+  """Logits and, for every Dropout the forward pass calls, its (input, output)."""
   sites = {}
 
   def record(next_fun, args, kwargs, context):
     out = next_fun(*args, **kwargs)
-    if isinstance(context.module, nn.Dropout) and context.method_name == "__call__":
+    if isinstance(context.module, Dropout) and context.method_name == "__call__":
       sites["/".join(context.module.scope.path)] = (args[0], out)
     return out
 
@@ -300,6 +308,51 @@ def test_dropout_is_active_in_training_and_off_in_evaluation(path):
   for name, (x, y) in sites.items():
     chex.assert_trees_all_equal(y, x, custom_message=name)
   chex.assert_trees_all_close(logits, clean, atol=1e-6)
+
+
+def _reference_draws(key, shape):
+  """The 16-bit draws dropout_keep should make, from JAX's own random bits: for a threefry key
+  the four 16-bit quarters of its 64-bit words (x64 on; shape (..., ceil(L/4))), low and high
+  half of their high words, then of their low words, along the last axis; for another PRNG the
+  two halves of its 32-bit words (..., ceil(L/2))."""
+  *lead, L = shape
+  if str(jax.random.key_impl(key)) == "threefry2x32":
+    with jax.enable_x64(True):
+      w = np.asarray(jax.random.bits(key, (*lead, -(-L // 4)), jnp.uint64))
+    words = [w >> 32, w & 0xFFFFFFFF]
+  else:
+    words = [np.asarray(jax.random.bits(key, (*lead, -(-L // 2)), jnp.uint32)).astype(np.int64)]
+  return np.concatenate([h for w in words for h in (w & 0xFFFF, w >> 16)], -1)[..., :L]
+
+
+@pytest.mark.parametrize("impl", ["threefry2x32", "rbg"])
+@pytest.mark.parametrize("shape", [(4, 6, 8), (3, 5), (9,)])  # L a multiple of 4 or not
+def test_dropout_keep_takes_16_bit_draws_from_every_random_bit(shape, impl):
+  key = jax.random.key(7, impl=impl)
+  draws = _reference_draws(key, shape)
+  assert len(np.unique(draws)) > 0.9 * draws.size  # distinct draws: no half used twice
+  for t in (round(0.3 * 65536), int(draws.flat[draws.size // 2])):  # a draw equal to t is kept
+    mask, keep = jax.jit(dropout_keep, static_argnums=(1, 2))(key, t / 65536, shape)
+    np.testing.assert_array_equal(np.asarray(mask), draws >= t)
+    assert keep == 1 - t / 65536
+    assert mask.shape == shape and mask.dtype == jnp.bool_
+
+
+def test_dropout_rate_and_mean_at_the_assignments_rate():
+  """At rate 0.1 over 2^20 elements the dropped fraction is within 5 standard deviations of
+  round(0.1 * 2^16) / 2^16, masks of different keys differ, and kept inputs are scaled so that
+  the output's mean is the input's."""
+  n, rate = 2**20, 0.1
+  x = jnp.ones((n,), jnp.float32)
+  drop = jax.jit(lambda x, key: Dropout(rate).apply({}, x, deterministic=False, rng=key))
+  y = np.asarray(drop(x, jax.random.key(0)))
+  p = round(rate * 65536) / 65536
+  assert abs((y == 0).mean() - p) < 5 * math.sqrt(p * (1 - p) / n)
+  np.testing.assert_array_equal(np.unique(y), np.float32([0, 1 / (1 - p)]))
+  assert abs(y.mean() - 1) < 5 * math.sqrt(p / (1 - p) / n)
+  other = np.asarray(drop(x, jax.random.key(1)))
+  assert 0.15 < (other != y).mean() < 0.21  # about 2 p (1 - p) = 0.18 for independent masks
+  chex.assert_trees_all_equal(Dropout(rate).apply({}, x, deterministic=True), x)
 
 
 def test_rope_matches_complex_rotation_and_is_relative():

@@ -1,6 +1,6 @@
 """The GPT: a pre-norm decoder-only transformer with rotary position embeddings.
 
-Read top to bottom: rotary embeddings, attention (explicit or fused), MLP, block,
+Read top to bottom: rotary embeddings, dropout, attention (explicit or fused), MLP, block,
 model. Passing a key/value `cache` (see `init_cache`) makes the model write the new
 keys and values at positions pos0.. and attend to everything cached before them, so
 decoding costs one position per new token.
@@ -23,6 +23,7 @@ import math
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
+from jax.extend.random import threefry2x32_p
 
 from hw2_jax.core import precision as precision_lib
 from hw2_jax.gpt.config import ModelConfig
@@ -42,6 +43,62 @@ def rope(x_BxTxHxK, pos_T, base: float = 10000.0):
     [x1 * cos_1xTx1xK2 - x2 * sin_1xTx1xK2, x1 * sin_1xTx1xK2 + x2 * cos_1xTx1xK2], axis=-1
   )
   return out.astype(x_BxTxHxK.dtype)
+
+
+DROPOUT_BITS = 16  # bits of one dropout draw
+
+
+def _threefry_words(key, shape):
+  """Two random 32-bit words per element of `shape`: both outputs of threefry2x32 at counter
+  (0, the element's flat index), i.e. the high and low halves of jax.random.bits(key, shape,
+  uint64); jax.random.bits' 32-bit draws spend a threefry call per word (they XOR the two).
+  The counters follow positions, so each shard of a sharded shape draws only its own part."""
+  assert math.prod(shape) < 2**32, shape
+  index = jnp.zeros(shape, jnp.uint32)
+  stride = 1
+  for axis in reversed(range(len(shape))):
+    index += jax.lax.broadcasted_iota(jnp.uint32, shape, axis) * jnp.uint32(stride)
+    stride *= shape[axis]
+  k1, k2 = jax.random.key_data(key)
+  return threefry2x32_p.bind(k1, k2, jnp.zeros(shape, jnp.uint32), index)
+
+
+def dropout_keep(key, rate: float, shape):
+  """(keep mask of `shape`, its keep probability): dropout's decisions from 16-bit draws.
+
+  A row of L elements along the last axis takes its draws from ceil(L / 4) pairs of threefry
+  words (`_threefry_words`): the low then high half of every first word, then of every second
+  word (a key of another PRNG: the halves of ceil(L / 2) words of jax.random.bits). An element
+  is kept when its draw u >= t = round(rate * 2^16): the rate is the nearest multiple of 2^-16
+  (0.1 becomes 0.100006). jax.random.bernoulli, flax's, spends a threefry call per element:
+  drawing the masks was two thirds of dropout's cost in a gpt-micro step on a CPU, and this
+  draws four per call (docs/performance.md).
+  """
+  *lead, L = shape or (1,)
+  if str(jax.random.key_impl(key)) == "threefry2x32":
+    words = _threefry_words(key, (*lead, -(-L // 4)))
+  else:
+    words = [jax.random.bits(key, (*lead, -(-L // 2)), jnp.uint32)]
+  halves = [h for w in words for h in (w & 0xFFFF, w >> 16)]
+  draws = jnp.concatenate(halves, axis=-1)[..., :L].reshape(shape)
+  drop_t = round(rate * 2**DROPOUT_BITS)
+  return draws >= drop_t, 1.0 - drop_t / 2**DROPOUT_BITS
+
+
+class Dropout(nn.Dropout):
+  """flax's Dropout (same fields and call) drawing its mask with `dropout_keep`; kept inputs
+  are scaled by 1 / keep probability, so the output's mean is the input's."""
+
+  @nn.compact
+  def __call__(self, inputs, deterministic: bool | None = None, rng=None):
+    deterministic = nn.merge_param("deterministic", self.deterministic, deterministic)
+    if self.rate == 0.0 or deterministic:
+      return inputs
+    assert not self.broadcast_dims, "Dropout draws one mask element per input element"
+    if rng is None:
+      rng = self.make_rng(self.rng_collection)
+    keep_mask, keep = dropout_keep(rng, self.rate, inputs.shape)
+    return jnp.where(keep_mask, inputs / jnp.asarray(keep, inputs.dtype), 0).astype(inputs.dtype)
 
 
 def init_cache(cfg: ModelConfig, batch_size: int):
@@ -113,16 +170,22 @@ class CausalSelfAttention(nn.Module):
     if attention_path(c, train) == "fused":
       y_BxTxHxK = _fused_attention(c, q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, cache, mask_TxS)
     else:
-      scores_BxHxTxS = precision_lib.einsum("bthk,bshk->bhts", q_BxTxHxK, k_BxSxHxK, c.precision)
+      # Heads before positions: XLA:CPU's batched GEMMs are faster with the batch axes first
+      # than through einsum's own transposes (gpt-micro step 0.93x, docs/performance.md).
+      q_BxHxTxK, k_BxHxSxK, v_BxHxSxK = (
+        jnp.swapaxes(a, 1, 2) for a in (q_BxTxHxK, k_BxSxHxK, v_BxSxHxK)
+      )
+      scores_BxHxTxS = precision_lib.einsum("bhtk,bhsk->bhts", q_BxHxTxK, k_BxHxSxK, c.precision)
       att_BxHxTxS = scores_BxHxTxS / math.sqrt(c.head_dim)
       att_BxHxTxS = jnp.where(mask_TxS[None, None], att_BxHxTxS, -jnp.inf)
       probs_BxHxTxS = jax.nn.softmax(att_BxHxTxS, axis=-1)
       self.sow("intermediates", "attn_probs", probs_BxHxTxS)
-      probs_BxHxTxS = nn.Dropout(c.dropout)(probs_BxHxTxS, deterministic=not train)
-      y_BxTxHxK = precision_lib.einsum("bhts,bshk->bthk", probs_BxHxTxS, v_BxSxHxK, c.precision)
+      probs_BxHxTxS = Dropout(c.dropout)(probs_BxHxTxS, deterministic=not train)
+      y_BxHxTxK = precision_lib.einsum("bhts,bhsk->bhtk", probs_BxHxTxS, v_BxHxSxK, c.precision)
+      y_BxTxHxK = jnp.swapaxes(y_BxHxTxK, 1, 2)
 
     y_BxTxD = dense(D, 0.02 / math.sqrt(2 * c.n_layer), "c_proj")(y_BxTxHxK.reshape(B, T, D))
-    return nn.Dropout(c.dropout)(y_BxTxD, deterministic=not train), new_cache
+    return Dropout(c.dropout)(y_BxTxD, deterministic=not train), new_cache
 
 
 class MLP(nn.Module):
@@ -134,7 +197,7 @@ class MLP(nn.Module):
     h_BxTx4D = _dense(c, 4 * c.n_embd, 0.02, "c_fc")(x_BxTxD)
     h_BxTx4D = nn.gelu(h_BxTx4D, approximate=True)
     y_BxTxD = _dense(c, c.n_embd, 0.02 / math.sqrt(2 * c.n_layer), "c_proj")(h_BxTx4D)
-    return nn.Dropout(c.dropout)(y_BxTxD, deterministic=not train)
+    return Dropout(c.dropout)(y_BxTxD, deterministic=not train)
 
 
 def norm(cfg: ModelConfig, name: str) -> nn.Module:
@@ -176,7 +239,7 @@ class GPT(nn.Module):
           None
         ]
       )
-    x_BxTxD = nn.Dropout(c.dropout)(x_BxTxD, deterministic=not train)
+    x_BxTxD = Dropout(c.dropout)(x_BxTxD, deterministic=not train)
     new_cache = []
     for i in range(c.n_layer):
       x_BxTxD, layer_cache = Block(c, name=f"h_{i}")(
