@@ -341,7 +341,7 @@ def test_dropout_keep_takes_16_bit_draws_from_every_random_bit(shape, impl):
 def test_dropout_rate_and_mean_at_the_assignments_rate():
   """At rate 0.1 over 2^20 elements the dropped fraction is within 5 standard deviations of
   round(0.1 * 2^16) / 2^16, masks of different keys differ, and kept inputs are scaled so that
-  the output's mean is the input's."""
+  the output's mean is the input's; at rate 1 the output and its gradient are 0, not NaN."""
   n, rate = 2**20, 0.1
   x = jnp.ones((n,), jnp.float32)
   drop = jax.jit(lambda x, key: Dropout(rate).apply({}, x, deterministic=False, rng=key))
@@ -353,6 +353,9 @@ def test_dropout_rate_and_mean_at_the_assignments_rate():
   other = np.asarray(drop(x, jax.random.key(1)))
   assert 0.15 < (other != y).mean() < 0.21  # about 2 p (1 - p) = 0.18 for independent masks
   chex.assert_trees_all_equal(Dropout(rate).apply({}, x, deterministic=True), x)
+  drop_all = lambda x: Dropout(1.0).apply({}, x, deterministic=False, rng=jax.random.key(0))
+  chex.assert_trees_all_equal(jax.value_and_grad(lambda x: drop_all(x).sum())(x[:8]),
+                              (jnp.float32(0), jnp.zeros(8)))  # fmt: skip
 
 
 def test_rope_matches_complex_rotation_and_is_relative():

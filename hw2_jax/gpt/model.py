@@ -67,8 +67,9 @@ def dropout_keep(key, rate: float, shape):
   """(keep mask of `shape`, its keep probability): dropout's decisions from 16-bit draws.
 
   A row of L elements along the last axis takes its draws from ceil(L / 4) pairs of threefry
-  words (`_threefry_words`): the low then high half of every first word, then of every second
-  word (a key of another PRNG: the halves of ceil(L / 2) words of jax.random.bits). An element
+  words (`_threefry_words`): the low halves of the first words, their high halves, then the
+  same of the second words (a key of another PRNG: the low, then high halves of ceil(L / 2)
+  words of jax.random.bits). An element
   is kept when its draw u >= t = round(rate * 2^16): the rate is the nearest multiple of 2^-16
   (0.1 becomes 0.100006). jax.random.bernoulli, flax's, spends a threefry call per element:
   drawing the masks was two thirds of dropout's cost in a gpt-micro step on a CPU, and this
@@ -94,6 +95,8 @@ class Dropout(nn.Dropout):
     deterministic = nn.merge_param("deterministic", self.deterministic, deterministic)
     if self.rate == 0.0 or deterministic:
       return inputs
+    if self.rate == 1.0:  # as flax's: no 0 / 0 in the gradient
+      return jnp.zeros_like(inputs)
     assert not self.broadcast_dims, "Dropout draws one mask element per input element"
     if rng is None:
       rng = self.make_rng(self.rng_collection)
@@ -171,7 +174,8 @@ class CausalSelfAttention(nn.Module):
       y_BxTxHxK = _fused_attention(c, q_BxTxHxK, k_BxSxHxK, v_BxSxHxK, cache, mask_TxS)
     else:
       # Heads before positions: XLA:CPU's batched GEMMs are faster with the batch axes first
-      # than through einsum's own transposes (gpt-micro step 0.93x, docs/performance.md).
+      # than through einsum's own transposes (gpt-micro step 0.93x in one process,
+      # docs/performance.md).
       q_BxHxTxK, k_BxHxSxK, v_BxHxSxK = (
         jnp.swapaxes(a, 1, 2) for a in (q_BxTxHxK, k_BxSxHxK, v_BxSxHxK)
       )
