@@ -318,7 +318,8 @@ def main(argv=None) -> dict:
   )
   text = (
     f"GPT training step on {result['device']}, batch {args.batch_size} x "
-    f"{args.block_size} tokens, median of {args.repeats} calls. Model TFLOP/s counts the "
+    f"{args.block_size} tokens, dropout {args.dropout:g}, median of {args.repeats} calls. "
+    "Model TFLOP/s counts the "
     "matmuls of a training step (benchmarks/gpt_tokens.train_flops_per_token); MFU divides "
     "it by the devices' dense peak from their data sheets (blank where unknown, as on a "
     f"CPU).\n\n{table}"

@@ -21,14 +21,17 @@ from hw2_jax.padding import conv, model
 def test_gpt_tokens_writes_one_row_per_model_with_tokens_per_second_from_its_step_time(tmp_path):
   result = gpt_tokens.main(["--models", "gpt-nano", "--batch-size", "8", "--block-size", "16",
                             "--steps-per-call", "2", "--repeats", "2", "--memory-steps", "12",
-                            "--precision", "fp32", "--out", str(tmp_path)])  # fmt: skip
+                            "--precision", "fp32", "--dropout", "0.25",
+                            "--out", str(tmp_path)])  # fmt: skip
   (row,) = result["results"]
+  assert row["dropout"] == 0.25
   assert (row["model_type"], row["precision"], row["steps_per_call"]) == ("gpt-nano", "fp32", 2)
   assert row["tokens_per_s"] == pytest.approx(8 * 16 / row["ms_per_step"] * 1e3)
   assert len(row["ms_all"]) == 2
   assert row["ms_per_step"] == pytest.approx(np.median(row["ms_all"]))
   assert json.loads((tmp_path / "gpt_tokens.json").read_text()) == result
-  assert "| gpt-nano |" in (tmp_path / "gpt_tokens.md").read_text()
+  table = (tmp_path / "gpt_tokens.md").read_text()
+  assert "| gpt-nano |" in table and "dropout 0.25," in table
 
 
 def test_gpt_parts_times_every_part_per_run_and_relative_to_the_step(tmp_path, capsys):
@@ -62,7 +65,14 @@ def test_every_suite_runs_with_its_pytorch_comparator_where_pytorch_is_installed
     suites.subprocess, "run", lambda cmd: ran.append(cmd[2:]) or types.SimpleNamespace(returncode=0)
   )
   suites.main(["--quick", "--txt-file", "t.txt", "--data-dir", "d"])
-  assert [cmd[0] for cmd in ran] == list(suites.SUITES)
+  twice = [s for s in suites.SUITES for _ in range(1 + (s == "benchmarks.gpt_tokens"))]
+  assert [cmd[0] for cmd in ran] == twice
+  # gpt_tokens at the assignment's dropout (its default, 0.1), then at 0 into a folder of its own
+  first, second = [cmd for cmd in ran if cmd[0] == "benchmarks.gpt_tokens"]
+  assert "--dropout" not in first
+  assert second[1:3] == ["--out", "runs/bench/gpt_tokens-dropout0"]
+  assert second[-2:] == ["--dropout", "0"] and ("--reference" in second) == installed
+  ran.remove(second)
   given = {cmd[0]: cmd for cmd in ran}
   assert given["benchmarks.gpt_recipe"][-2:] == ["--txt-file", "t.txt"]
   assert given["benchmarks.rotation_command"][-2:] == ["--data-dir", "d"]
@@ -74,7 +84,7 @@ def test_every_suite_runs_with_its_pytorch_comparator_where_pytorch_is_installed
   ran.clear()  # without the data they need, those two are skipped
   suites.main(["--quick"])
   assert [cmd[0] for cmd in ran] == [
-    s for s in suites.SUITES if s not in ("benchmarks.gpt_recipe", "benchmarks.rotation_command")
+    s for s in twice if s not in ("benchmarks.gpt_recipe", "benchmarks.rotation_command")
   ]
 
 
