@@ -47,7 +47,7 @@ def main(argv=None) -> None:
   torch = torch_installed()
   if not torch:
     print("PyTorch is not installed: the benchmarks run without their PyTorch comparators")
-  common = ["--out", args.out] + ["--quick"] * args.quick + ["--overwrite"] * args.overwrite
+  common = ["--quick"] * args.quick + ["--overwrite"] * args.overwrite
   for name in SUITES:
     if args.only and name.split(".")[-1] not in args.only:
       continue
@@ -60,12 +60,13 @@ def main(argv=None) -> None:
         continue
       extra = [flag, value]
     reference = ["--reference"] if torch and name in WITH_REFERENCE else []
-    runs = [[*common, *extra, *reference]]
+    runs = [(args.out, [])]
     if name in AGAIN:
       flags, folder = AGAIN[name]
-      runs.append(["--out", f"{args.out}/{folder}", *common[2:], *extra, *reference, *flags])
-    for run in runs:
-      status = subprocess.run([sys.executable, "-m", name, *run]).returncode
+      runs.append((f"{args.out}/{folder}", flags))
+    for out, flags in runs:
+      cmd = [sys.executable, "-m", name, "--out", out, *common, *extra, *reference, *flags]
+      status = subprocess.run(cmd).returncode
       if status:
         sys.exit(status)
 

@@ -54,11 +54,7 @@ def _threefry_words(key, shape):
   uint64); jax.random.bits' 32-bit draws spend a threefry call per word (they XOR the two).
   The counters follow positions, so each shard of a sharded shape draws only its own part."""
   assert math.prod(shape) < 2**32, shape
-  index = jnp.zeros(shape, jnp.uint32)
-  stride = 1
-  for axis in reversed(range(len(shape))):
-    index += jax.lax.broadcasted_iota(jnp.uint32, shape, axis) * jnp.uint32(stride)
-    stride *= shape[axis]
+  index = jnp.arange(math.prod(shape), dtype=jnp.uint32).reshape(shape)
   k1, k2 = jax.random.key_data(key)
   return threefry2x32_p.bind(k1, k2, jnp.zeros(shape, jnp.uint32), index)
 
