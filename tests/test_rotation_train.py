@@ -245,6 +245,25 @@ def test_evaluate_matches_direct_accuracy_and_rotation_invariance_at_360():
   chex.assert_trees_all_equal(acc_AxS[0], acc_AxS[1])
 
 
+def test_evaluate_runs_each_reduced_angle_once(monkeypatch):
+  """0, 360 and -360 degrees are one rotation: the test set is classified at it once, and at
+  90 once, in the angles' first-seen order, and each row holds its own angle's count (a
+  stand-in count that is the angle itself tells the rows apart)."""
+  images, labels = _data(6)
+  seen = []
+
+  def count_the_angle(model, params_S, images_BxHxWxC, labels_B, mask_B, angle):
+    seen.append(angle)
+    return np.full((1,), angle)
+
+  monkeypatch.setattr(train, "correct_count", count_the_angle)
+  acc_AxS = train.evaluate(
+    CNN(), None, np.asarray(images), np.asarray(labels), [0, 90, 360, -360, 450], batch_size=3
+  )
+  assert seen == [0.0, 0.0, 90.0, 90.0]  # two batches of 3 per angle
+  np.testing.assert_array_equal(acc_AxS[:, 0], np.array([0, 90, 0, 0, 90]) * 2 / 6 * 100)
+
+
 def test_evaluate_counts_only_the_real_images():
   """A model that always answers class 0, on 10 images in batches of 4 (2 padding images of
   label 0): the accuracy is the share of real images of class 0, never more."""

@@ -191,7 +191,8 @@ def evaluate(
   model, params_S, images_NxHxWxC, labels_N, angles, batch_size: int = 1000
 ) -> np.ndarray:
   """Accuracy in percent, angles x seeds, on the test set rotated by each angle (reduced
-  modulo 360 in float64 first, so 1e9 degrees is the angle it names)."""
+  modulo 360 in float64 first, so 1e9 degrees is the angle it names). Angles that reduce to
+  the same one (0 and 360 of the default protocol) are evaluated once and their row repeated."""
   n = images_NxHxWxC.shape[0]
   batch_size = min(batch_size, n)
   steps = -(-n // batch_size)
@@ -199,13 +200,13 @@ def evaluate(
   images = np.pad(np.asarray(images_NxHxWxC), ((0, pad), (0, 0), (0, 0), (0, 0)))
   labels = np.pad(np.asarray(labels_N), (0, pad))
   mask = (np.arange(steps * batch_size) < n).astype(np.float32)
-  out_AxS = []
-  for angle in angles:
+  accuracy = {}  # reduced angle -> accuracy per seed
+  for angle in dict.fromkeys(map(reduce_angle, angles)):
     total_S = 0
     for t in range(steps):
       sl = slice(t * batch_size, (t + 1) * batch_size)
       total_S = total_S + devices.fetch(
-        correct_count(model, params_S, images[sl], labels[sl], mask[sl], reduce_angle(angle))
+        correct_count(model, params_S, images[sl], labels[sl], mask[sl], angle)
       )
-    out_AxS.append(np.asarray(total_S) / n * 100.0)
-  return np.stack(out_AxS)
+    accuracy[angle] = np.asarray(total_S) / n * 100.0
+  return np.stack([accuracy[reduce_angle(angle)] for angle in angles])
