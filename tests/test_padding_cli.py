@@ -148,6 +148,26 @@ def test_paddings_of_one_width_train_with_the_same_programs_and_show_each_epoch(
     assert seconds == round(seconds, 1) > 0  # tenths of a second
 
 
+def test_a_width_shares_its_net_only_with_other_paddings_of_that_width_in_the_run(
+  tmp_path, monkeypatch
+):
+  """fconv and reflect pad by 2 and train with one net, the padding's mode as data; valid,
+  alone at its width, and fconv in a study of its own get their own padding's net."""
+  seen = []
+
+  def record(model, recipe, splits, seeds, **kw):
+    mode = kw["mode"]
+    seen.append((model.conv_type, None if mode is None else int(mode)))
+    return _fake_result()
+
+  monkeypatch.setattr(study.train, "train_seeds", record)
+  for k, conv_types in enumerate((["valid", "fconv", "reflect"], ["fconv"])):
+    argv = ["padding-study", *SMALL[:-1], *conv_types, "--out", str(tmp_path / str(k))]
+    study.train_and_evaluate(flags.from_args(Config, cli.build_parser().parse_args(argv)))
+  shared = [(None, conv.mode_of("fconv")), (None, conv.mode_of("reflect"))]
+  assert seen == [("valid", None), *shared, ("fconv", None)]
+
+
 def test_without_out_a_study_goes_to_the_folder_its_settings_name(tmp_path, monkeypatch):
   monkeypatch.chdir(tmp_path)
   monkeypatch.setattr(study.train, "train_seeds", lambda *a, **k: _fake_result())
@@ -223,14 +243,14 @@ def test_same_settings_merge_other_settings_refused_overwrite_replaces(
   trained = []
 
   def fake_train(model, *a, mode, **k):
-    trained.append(conv.MODES[int(mode)] if model.width == 2 else model.width)
+    trained.append(model.conv_type if mode is None else conv.MODES[int(mode)])
     return _fake_result()
 
   monkeypatch.setattr(study.train, "train_seeds", fake_train)
   before = json.loads((out / "padding_study.json").read_text())["results"]["Net1"]["reflect"]
   # same settings, one configuration more: the kept one is not retrained
   cli.main(["padding-study", *SMALL[:-1], "reflect", "valid", "--out", str(out)])
-  assert trained == [0]  # valid: width 0
+  assert trained == ["valid"]
   merged = json.loads((out / "padding_study.json").read_text())
   assert merged["results"]["Net1"]["reflect"] == before
   assert set(merged["results"]["Net1"]) == {"reflect", "valid"}
