@@ -106,15 +106,16 @@ def test_equals_channel_last_xla_convolution_net(net, conv_type):
 
 @pytest.mark.parametrize("net", ["Net1", "Net2"])
 def test_the_shared_net_of_a_width_equals_each_paddings_own_net(net):
-  """The net with the padding's mode as data (one program for every padding of width 2) has,
-  for each padding's mode, the loss and gradients of the net made for that padding."""
-  shared = model.make_net(net, "fconv", shared=True)
-  params = jax.jit(shared.init)(jax.random.key(0), X, jnp.int32(0))["params"]
-  grads = jax.jit(jax.value_and_grad(lambda p, m: _xent(shared.apply({"params": p}, X, m))))
-  for conv_type in ("fconv", "reflect", "replicate", "circular"):
-    own = model.make_net(net, conv_type)
-    want = jax.jit(jax.value_and_grad(lambda p, own=own: _xent(own.apply({"params": p}, X))))(
-      params
-    )
-    got = grads(params, jnp.int32(conv.mode_of(conv_type)))
-    chex.assert_trees_all_equal(got, want)
+  """The net with the padding's mode as data (one program for every padding of a width) has,
+  for each padding's mode, the loss and gradients of the net made for that padding: every
+  padding of width 2, and valid and sconv, alone at their widths."""
+  for conv_types in (("fconv", "reflect", "replicate", "circular"), ("sconv",), ("valid",)):
+    shared = model.make_net(net, conv_types[0], shared=True)
+    params = jax.jit(shared.init)(jax.random.key(0), X, jnp.int32(0))["params"]
+    grads = jax.jit(jax.value_and_grad(lambda p, m, s=shared: _xent(s.apply({"params": p}, X, m))))
+    for conv_type in conv_types:
+      own = model.make_net(net, conv_type)
+      loss = lambda p, own=own: _xent(own.apply({"params": p}, X))
+      want = jax.jit(jax.value_and_grad(loss))(params)
+      got = grads(params, jnp.int32(conv.mode_of(conv_type)))
+      chex.assert_trees_all_equal(got, want)

@@ -346,8 +346,9 @@ def test_evaluate_sums_batch_means_over_several_batches():
 def test_paddings_of_one_width_share_one_program_with_the_same_numbers():
   """fconv, reflect, replicate and circular pad by 2: one net with the padding's mode as data
   trains all four, compiling nothing after the first, with exactly the numbers of the net made
-  for the padding alone (trained here for a zero and a circular padding; every padding's loss
-  and gradients equal its own net's in test_padding_model.py)."""
+  for the padding alone (trained here for a zero and a circular padding, and for sconv, whose
+  net the study shared before a width alone got its own; every padding's loss and gradients
+  equal its own net's in test_padding_model.py)."""
   cfg = Recipe(epochs=2, batch_size=100)
   splits = data.make_splits(**TINY)
   shared = model.make_net("Net1", "fconv", shared=True)
@@ -358,7 +359,9 @@ def test_paddings_of_one_width_share_one_program_with_the_same_numbers():
     mode = jnp.int32(conv.mode_of(conv_type))
     together[conv_type] = train.train_seeds(shared, cfg, splits, [0, 1], mode=mode)
   assert Compiles.since(start)["programs"] == 0
-  for conv_type in ("fconv", "circular"):
+  sconv = model.make_net("Net1", "sconv", shared=True)  # the study's net for sconv, before
+  together["sconv"] = train.train_seeds(sconv, cfg, splits, [0, 1], mode=jnp.int32(0))
+  for conv_type in ("fconv", "circular", "sconv"):
     got = together[conv_type]
     alone = train.train_seeds(model.make_net("Net1", conv_type), cfg, splits, [0, 1])
     for a, b in zip(got, alone):
