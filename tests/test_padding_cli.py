@@ -413,6 +413,36 @@ def test_a_process_stopped_mid_configuration_continues_with_the_same_numbers(
   assert not saved.exists()  # a finished configuration's checkpoint is removed
 
 
+def test_a_shared_width_stopped_in_its_last_padding_continues_alone_with_the_same_numbers(
+  tmp_path, capsys, monkeypatch
+):
+  """fconv and circular train with one net (the mode as data); stopped in circular after epoch
+  2, the same command has circular alone to train, so it continues with circular's own net from
+  the shared net's save: the numbers of an uninterrupted study, bit for bit."""
+  argv = ["padding-study", *KILLED[:-3], "fconv", "circular", "--checkpoint-every-s", "0"]
+  cli.main([*argv, "--out", str(tmp_path / "whole")])
+  stop = types.SimpleNamespace(name="test", asked=0, running=lambda seconds: None)
+  stop.requested = lambda sync: setattr(stop, "asked", stop.asked + 1) or stop.asked == 2
+  real, nets = study.train.train_seeds, []
+
+  def train_seeds(model, *a, **k):
+    nets.append(model.conv_type)
+    return real(model, *a, **{**k, "stop": stop if nets == [None, None] else k["stop"]})
+
+  monkeypatch.setattr(study.train, "train_seeds", train_seeds)
+  with pytest.raises(SystemExit) as e:
+    cli.main([*argv, "--out", str(tmp_path / "stopped")])
+  assert e.value.code == 130 and "circular saved after epoch 2" in capsys.readouterr().err
+  cli.main([*argv, "--out", str(tmp_path / "stopped")])
+  assert "Net2 circular: continuing from epoch 2" in capsys.readouterr().out
+  assert nets == [None, None, "circular"]  # shared twice, then circular's own net
+  got, want = (json.loads((tmp_path / d / "padding_study.json").read_text())["results"]["Net2"]
+               for d in ("stopped", "whole"))  # fmt: skip
+  assert got["circular"]["epochs"] == [8, 8]
+  for key in ("val", "test", "epochs"):
+    assert got["circular"][key] == want["circular"][key], key
+
+
 def _a_study_known_only_from_its_checkpoint_is_refused_or_overwritten(stopped, other):
   """Before its first configuration is done, a study's settings are in the checkpoint of the
   one in training: other settings are refused, and --overwrite removes that checkpoint."""

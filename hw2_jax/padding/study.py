@@ -190,8 +190,9 @@ def _train_one(
 
   `shared`: other paddings of this width train in this run too, so all of them train with one
   net (one compiled program) that takes the padding's mode as data. A width trained alone
-  gets the net of its own padding: the same numbers (tests/test_padding_train.py), a smaller
-  program (Net1 fconv compiled in 5-7 s instead of 10-16 on the 2-core CPU)."""
+  gets the net of its own padding: the same numbers and parameter tree (tests/test_padding_*),
+  so a checkpoint of either net resumes in the other, and a smaller program (Net1 fconv, 10
+  seeds: compiled in 6.1-6.2 s instead of 9.6-9.7 s on the 2-core CPU, docs/performance.md)."""
   model, recipe = make_net(net, conv_type, cfg.precision, shared=shared), cfg.recipe()
   mode = jnp.int32(mode_of(conv_type)) if shared else None
   state = train.initial_state(model, recipe, range(cfg.seeds), (32, 32, 3), mesh)
