@@ -62,10 +62,10 @@ def main(argv=None) -> None:
     reference = ["--reference"] if torch and name in WITH_REFERENCE else []
     runs = [(args.out, [])]
     if name in AGAIN:
-      flags, folder = AGAIN[name]
-      runs.append((f"{args.out}/{folder}", flags))
-    for out, flags in runs:
-      cmd = [sys.executable, "-m", name, "--out", out, *common, *extra, *reference, *flags]
+      again, folder = AGAIN[name]
+      runs.append((f"{args.out}/{folder}", again))
+    for out, other in runs:
+      cmd = [sys.executable, "-m", name, "--out", out, *common, *extra, *reference, *other]
       status = subprocess.run(cmd).returncode
       if status:
         sys.exit(status)

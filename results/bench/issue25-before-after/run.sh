@@ -19,7 +19,7 @@ run() {  # run ROW VARIANT REPEAT DIR CACHE COMMAND...
   local log="$OUT/logs/$row-$variant-$rep.log"; mkdir -p "$OUT/logs"
   (cd "$dir" && JAX_COMPILATION_CACHE_DIR="$cache" HW2_JAX_NO_COMPILE_CACHE= \
     /usr/bin/time -f "%e %M" -o "$log.time" "$@" > "$log" 2>&1)
-  echo -e "$row\t$variant\t$rep\t$(cat "$log.time" | tail -1 | tr ' ' '\t')" | tee -a "$TIMES"
+  echo -e "$row\t$variant\t$rep\t$(tail -1 "$log.time" | tr ' ' '\t')" | tee -a "$TIMES"
 }
 study() {  # study ROW TREE REPEAT ARGS...: cold (empty cache) then from that cache
   local row=$1 tree=$2 rep=$3; shift 3

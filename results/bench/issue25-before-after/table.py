@@ -65,7 +65,7 @@ for d, goal in (("0.1", ">= 2x nanoGPT's model"), ("0", ">= 1.5x a lean PyTorch 
   torch = pair["ms_per_step_pytorch"]
   print(
     f"| GPT gpt-micro B128 T128 fp32 dropout {d}, ms per step, own process (JAX's speed "
-    f"as a multiple of PyTorch's) | {before['ms_per_step']:.0f} ({before['ms_per_step'] and torch / before['ms_per_step']:.2f}x) "
+    f"as a multiple of PyTorch's) | {before['ms_per_step']:.0f} ({torch / before['ms_per_step']:.2f}x) "
     f"| {after['ms_per_step']:.0f} ({torch / after['ms_per_step']:.2f}x) | {torch:.0f} | {goal} |"
   )
   print(
